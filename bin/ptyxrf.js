@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// Thin launcher: the CLI is compiled from src/cli by `npm run build` (run automatically by `npm install`).
+import { main } from "../dist/cli/main.js";
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err) => { console.error(`ptyxrf: internal error: ${err?.stack ?? err}`); process.exitCode = 1; },
+);
