@@ -99,8 +99,10 @@ export class PagedSource implements RandomAccessSource {
       const pageStart = p * this.pageSize;
       const from = Math.max(position, pageStart) - pageStart;
       const to = Math.min(end, pageStart + page.length) - pageStart;
+      if (to <= from) break; // the source delivered fewer bytes than its size says
       target.set(page.subarray(from, to), written);
       written += to - from;
+      if (page.length < this.pageSize && pageStart + page.length < this.size) break; // a short page: stop at its end
     }
     return written;
   }

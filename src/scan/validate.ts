@@ -9,6 +9,7 @@
  */
 import { FileSource, type FetchStats, type RandomAccessSource } from "./byteSource.js";
 import { elementOf } from "./elements.js";
+import { pixelSizeFromGeometry } from "./geometryFacts.js";
 import { describeDtype, entityKind, getDataset, getGroup, numericAttr, toNumber } from "./h5access.js";
 import { BUILTIN_FILTERS, PLUGIN_FILTERS, h5ErrorMessage, type H5Dataset, type H5File } from "./h5runtime.js";
 import { ELEMENT_ATTRS, PATHS, REQUIRED_ATTRS } from "./layout.js";
@@ -141,14 +142,19 @@ export async function validateScan(
     c.error("size-limit", "/", `a file of at most ${lim.maxFileBytes} bytes`, `${fileBytes} bytes`);
   }
 
+  // Look for the signature before opening: openH5 closes `source` when it fails, and a closed
+  // FileSource (or any closed source) cannot be read again.
+  let isH5 = false;
+  try {
+    isH5 = hasSignature(source);
+  } catch {
+    /* unreadable: reported as not HDF5 below if HDF5 cannot open it either */
+  }
   let opened: Awaited<ReturnType<typeof openH5>>;
   try {
     opened = await openH5(source);
   } catch (err) {
     source.close();
-    const probe = typeof src === "string" ? new FileSource(src) : src;
-    const isH5 = hasSignature(probe);
-    if (typeof src === "string") probe.close();
     if (!isH5) {
       c.error("not-hdf5", "/", "an HDF5 file (signature \\x89HDF\\r\\n\\x1a\\n at offset 0)", "no HDF5 signature", "is this the right file?");
     } else {
@@ -202,7 +208,9 @@ function checkFile(file: H5File, c: Collector, lim: ValidationLimits, framesChec
 function checkMetadata(file: H5File, c: Collector): void {
   for (const a of REQUIRED_ATTRS) {
     const raw = metadataAttr(file, a);
-    const where = `${PATHS.metadata}@${a}`;
+    const meta = getGroup(file, PATHS.metadata);
+    const onRoot = raw !== undefined && !(meta && Object.keys(meta.attrs).includes(a));
+    const where = onRoot ? `/@${a}` : `${PATHS.metadata}@${a}`;
     const r = RANGES[a];
     if (raw === undefined) {
       c.error("missing-attribute", where, `a number in ${r.unit} (in ${PATHS.metadata} or on the root group)`, "nothing");
@@ -311,7 +319,7 @@ function checkExtent(file: H5File, pos: Float64Array, diffraction: H5Dataset, c:
   const p = toNumber(metadataAttr(file, "detector_pixel_size_m"));
   const n = diffraction.shape?.[1];
   if (!e || !z || !p || !n || e <= 0 || z <= 0 || p <= 0) return;
-  const dx = ((12.398419843320026e-10 / e) * z) / (n * p);
+  const dx = pixelSizeFromGeometry(e, z, n, p);
   let miny = Infinity, maxy = -Infinity, minx = Infinity, maxx = -Infinity;
   for (let i = 0; i < pos.length; i += 2) {
     miny = Math.min(miny, pos[i]); maxy = Math.max(maxy, pos[i]);
@@ -394,6 +402,7 @@ function checkOptional(file: H5File, nref: number | null, diffraction: H5Dataset
 /** Indices of the frames whose counts are checked: first, last, and evenly spaced between. */
 export function sampleIndices(npos: number, k: number): number[] {
   if (npos <= k) return Array.from({ length: npos }, (_, i) => i);
+  if (k === 1) return [0];
   const out = new Set<number>();
   for (let i = 0; i < k; i++) out.add(Math.round((i * (npos - 1)) / (k - 1)));
   return [...out].sort((a, b) => a - b);
@@ -403,6 +412,8 @@ function checkSampledFrames(ds: H5Dataset, npos: number, c: Collector, lim: Vali
   const kind = diffractionKind(ds);
   const shape = ds.shape!;
   if (shape.length !== 3 || c.errors.some((e) => e.code === "missing-filter")) return;
+  // Frames over the size limit are already an error; reading them would cost the memory and time the limit bounds.
+  if (Math.max(shape[1], shape[2]) > lim.maxFrameSize) return;
   const saturation = kind === "uint16" ? 0xffff : kind === "uint32" ? 0xffffffff : null;
   const negative: string[] = [], nonFinite: number[] = [], saturated: string[] = [], zero: number[] = [];
   for (const i of sampleIndices(npos, lim.sampleFrames)) {

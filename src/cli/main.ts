@@ -1,0 +1,63 @@
+/**
+ * The `ptyxrf` command: dispatches to one command module per verb. Exit codes: 0 success, 2 invalid
+ * input (bad arguments or an invalid scan), 1 internal failure.
+ */
+import { UsageError, type Command, type Io } from "./args.js";
+import { infoCommand } from "./commands/info.js";
+import { simulateCommand } from "./commands/simulate.js";
+import { validateCommand } from "./commands/validate.js";
+
+export const COMMANDS: Command[] = [simulateCommand, validateCommand, infoCommand];
+
+const defaultIo: Io = {
+  out: (t) => process.stdout.write(t.endsWith("\n") ? t : `${t}\n`),
+  err: (t) => process.stderr.write(t.endsWith("\n") ? t : `${t}\n`),
+  isTTY: Boolean(process.stderr.isTTY),
+};
+
+export function topLevelHelp(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.name.length));
+  return `ptyxrf: joint X-ray ptychography + X-ray fluorescence reconstruction
+
+Usage: ptyxrf <command> [options]     (ptyxrf <command> --help for details)
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join("\n")}
+
+Exit codes: 0 success, 2 invalid input, 1 internal failure.`;
+}
+
+function commandHelp(c: Command): string {
+  return `Usage: ${c.usage}\n\n${c.summary[0].toUpperCase()}${c.summary.slice(1)}.\n\n${c.help}`;
+}
+
+export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    io.out(topLevelHelp());
+    return name ? 0 : 2;
+  }
+  if (name === "--version") {
+    io.out("ptyxrf 0.1.0");
+    return 0;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) {
+    io.err(`ptyxrf: unknown command "${name}"\n\n${topLevelHelp()}`);
+    return 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    io.out(commandHelp(cmd));
+    return 0;
+  }
+  try {
+    return await cmd.run(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`ptyxrf ${cmd.name}: ${err.message}\nUsage: ${cmd.usage}   (ptyxrf ${cmd.name} --help)`);
+      return 2;
+    }
+    io.err(`ptyxrf ${cmd.name}: internal error: ${(err as Error)?.stack ?? String(err)}`);
+    return 1;
+  }
+}
