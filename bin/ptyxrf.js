@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Thin launcher: the CLI is compiled from src/cli by `npm run build` (run automatically by `npm install`).
-import { main } from "../dist/cli/main.js";
+import { main } from "../dist/src/cli/main.js";
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },

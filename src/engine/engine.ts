@@ -1,0 +1,90 @@
+/**
+ * The engine interface: the hot loop of a reconstruction (batched exit waves, FFTs, loss and gradient,
+ * scatter-add into object and probe, XRF forward and adjoint). Everything else (links, regularisers,
+ * optimisers, GradNorm) is written once in src/solver and talks to an engine only through this file.
+ *
+ * Conventions (DESIGN.md, src/physics): complex arrays are interleaved re/im Float32Array; gradients are
+ * Wirtinger derivatives dL/dz* (the real gradient d/dRe + i d/dIm is twice that); losses are the ones of
+ * src/physics/losses.ts (Poisson shifted so a perfect fit scores 0; XRF least squares is sum (X - M)^2).
+ * The reference implementation of every kernel is src/physics; engines are held to it by parity tests.
+ */
+import type { ScanWindows } from "../physics/geometry.js";
+import type { PtychoNoiseModel, XrfNoiseModel } from "../physics/losses.js";
+
+export type { PtychoNoiseModel, XrfNoiseModel };
+
+export interface XrfProblem {
+  /** Element symbols, in the order of the maps in EngineState.maps. */
+  elements: string[];
+  /** s_e, one per element. */
+  sensitivity: Float32Array;
+  /** Measured fluorescence, [E, npos] (element-major). */
+  measured: Float32Array;
+  model: XrfNoiseModel;
+}
+
+export interface EngineProblem {
+  windows: ScanWindows;
+  /** Probe modes K. */
+  modes: number;
+  /**
+   * Measured counts [npos, N, N]. May be backed by a SharedArrayBuffer: an engine adopts it without
+   * copying (the diffraction stack is held once).
+   */
+  diffraction: Float32Array;
+  ptychoModel: PtychoNoiseModel;
+  /** Constant background added to the model intensities. */
+  background?: number;
+  xrf?: XrfProblem;
+}
+
+export interface EngineState {
+  /** Complex object H x W. */
+  object: Float32Array;
+  /** Complex probe modes K x N x N. */
+  probe: Float32Array;
+  /** Element maps [E, H, W] for the XRF term (required when the XRF term is requested). */
+  maps?: Float32Array;
+}
+
+export interface EvalRequest {
+  ptycho: boolean;
+  xrf: boolean;
+  /** Also return dL/dP* of each requested term. */
+  probeGradient: boolean;
+  /** Positions of a mini-batch; all positions when absent. */
+  positions?: Int32Array;
+}
+
+/** Buffers are owned by the engine and valid until the next call of evaluate. */
+export interface EvalResult {
+  lossPtycho: number;
+  lossXrf: number;
+  /** dL_ptycho/dO*, complex H x W (zeros when the ptycho term was not requested). */
+  gObject: Float32Array;
+  /** dL_ptycho/dP*, complex K x N x N, or null. */
+  gProbePtycho: Float32Array | null;
+  /** dL_xrf/dc_e, [E, H, W], or null. */
+  gMaps: Float32Array | null;
+  /** dL_xrf/dP*, complex K x N x N, or null. */
+  gProbeXrf: Float32Array | null;
+}
+
+export interface Engine {
+  /** "cpu", "tfjs"... */
+  readonly name: string;
+  /** What it runs on, for logs and metrics.json, e.g. "cpu: 2 threads". */
+  readonly device: string;
+  load(problem: EngineProblem): Promise<void>;
+  evaluate(state: EngineState, request: EvalRequest): Promise<EvalResult>;
+  /** Model intensities of positions [start, start + count) (diagnostics and tests). */
+  intensities(state: EngineState, start: number, count: number): Promise<Float32Array>;
+  /** Model fluorescence [E, npos] for the current state. */
+  fluorescence(state: EngineState): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+export interface EngineOptions {
+  /** Worker threads (cpu engine); default: the number of cores. */
+  threads?: number;
+}
