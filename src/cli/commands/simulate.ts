@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { PRESETS, type PresetName, type SimOptions } from "../../sim/presets.js";
 import { simulate } from "../../sim/simulate.js";
+import { reader, writer } from "../../scan/h5runtime.js";
 import { writeScan, writeTruth, type Compression } from "../../scan/write.js";
 import { choiceOption, intOption, numberOption, parse, UsageError, type Command, type Io } from "../args.js";
 import { formatBytes, formatLength, keyValues } from "../format.js";
@@ -80,6 +81,7 @@ Options (override the preset):
     };
     const compression = choiceOption(cmd, "compression", v.compression, COMPRESSIONS) ?? ("none" as Compression);
 
+    await Promise.all([reader(), writer()]); // let HDF5 start before the synchronous simulation holds the event loop
     let sim;
     try {
       sim = simulate(options);
