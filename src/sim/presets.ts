@@ -47,6 +47,8 @@ export interface SimConfig {
   energy_keV: number;
   detectorDistance_m: number;
   detectorPixel_m: number;
+  /** Write the true probe as the scan's /ptychography/probe_guess (a characterised beamline probe). */
+  probeGuess: boolean;
 }
 
 export type SimOptions = Partial<Omit<SimConfig, "scan" | "noise" | "probe">> & {
@@ -63,6 +65,7 @@ const BASE = {
   energy_keV: 10,
   detectorDistance_m: 2,
   detectorPixel_m: 75e-6,
+  probeGuess: true,
 };
 
 export const PRESETS: Record<PresetName, SimConfig> = {

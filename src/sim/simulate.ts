@@ -106,6 +106,7 @@ export function simulate(options: SimOptions = {}): SimulatedScan {
     frameSize: n,
     positions,
     xrf: { elements, maps: xrfMaps, ...(layout.raster ? { raster: layout.raster } : {}) },
+    ...(cfg.probeGuess ? { probeGuess: { ...probe, data: Float32Array.from(probe.data) } } : {}),
   };
   const truth: Truth = {
     object: { height: H, width: W, data: object },

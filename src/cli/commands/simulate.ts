@@ -48,6 +48,8 @@ Options (override the preset):
   --photons N           incident photons per exposure
   --elements A,B        fluorescing elements, e.g. Fe,Zn,Cu
   --link L              linear or exponential
+  --no-probe-guess      leave /ptychography/probe_guess out (by default the true probe is written
+                        there, as a characterised beamline probe would be)
   -h, --help            this help`,
   async run(argv: string[], io: Io): Promise<number> {
     const { values: v, positionals } = parse("simulate", argv, {
@@ -55,7 +57,7 @@ Options (override the preset):
       "object-size": { type: "string" }, "probe-size": { type: "string" }, modes: { type: "string" },
       pattern: { type: "string" }, grid: { type: "string" }, positions: { type: "string" }, overlap: { type: "string" },
       noise: { type: "string" }, "noise-level": { type: "string" }, photons: { type: "string" },
-      elements: { type: "string" }, link: { type: "string" },
+      elements: { type: "string" }, link: { type: "string" }, "no-probe-guess": { type: "boolean" },
     }, false);
     void positionals;
     const cmd = "simulate";
@@ -76,6 +78,7 @@ Options (override the preset):
       dose: numberOption(cmd, "photons", v.photons, 1, 2 ** 32 - 1),
       elements: v.elements?.split(",").map((s) => s.trim()).filter(Boolean),
       link: choiceOption(cmd, "link", v.link, ["linear", "exponential"] as const),
+      ...(v["no-probe-guess"] ? { probeGuess: false } : {}),
       ...(grid || npos !== undefined || overlap !== undefined || pattern ? { scan: { pattern, grid, npos, overlap } } : {}),
       ...(kind || level !== undefined ? { noise: { kind, level } } : {}),
     };
