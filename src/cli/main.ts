@@ -2,12 +2,19 @@
  * The `ptyxrf` command: dispatches to one command module per verb. Exit codes: 0 success, 2 invalid
  * input (bad arguments or an invalid scan), 1 internal failure.
  */
+import { version } from "../version.js";
 import { UsageError, type Command, type Io } from "./args.js";
+import { ScanFormatError } from "../scan/read.js";
+import { InvalidScanError } from "../pipeline/reconstructRun.js";
+import { ConfigError } from "../solver/config.js";
+import { compareCommand } from "./commands/compare.js";
 import { infoCommand } from "./commands/info.js";
+import { formatReport } from "./commands/validate.js";
+import { reconstructCommand } from "./commands/reconstruct.js";
 import { simulateCommand } from "./commands/simulate.js";
 import { validateCommand } from "./commands/validate.js";
 
-export const COMMANDS: Command[] = [simulateCommand, validateCommand, infoCommand];
+export const COMMANDS: Command[] = [simulateCommand, validateCommand, infoCommand, reconstructCommand, compareCommand];
 
 const defaultIo: Io = {
   out: (t) => process.stdout.write(t.endsWith("\n") ? t : `${t}\n`),
@@ -38,7 +45,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     return name ? 0 : 2;
   }
   if (name === "--version") {
-    io.out("ptyxrf 0.1.0");
+    io.out(`ptyxrf ${version()}`);
     return 0;
   }
   const cmd = COMMANDS.find((c) => c.name === name);
@@ -55,6 +62,15 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   } catch (err) {
     if (err instanceof UsageError) {
       io.err(`ptyxrf ${cmd.name}: ${err.message}\nUsage: ${cmd.usage}   (ptyxrf ${cmd.name} --help)`);
+      return 2;
+    }
+    if (err instanceof InvalidScanError) {
+      const { text, problems } = formatReport(err.report);
+      io.err(`${problems}\n${text}`);
+      return 2;
+    }
+    if (err instanceof ConfigError || err instanceof ScanFormatError) {
+      io.err(`ptyxrf ${cmd.name}: ${err.message}`);
       return 2;
     }
     io.err(`ptyxrf ${cmd.name}: internal error: ${(err as Error)?.stack ?? String(err)}`);

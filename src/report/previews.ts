@@ -23,8 +23,9 @@ export const OVERLAY_COLOURS: Rgb[] = [
 ];
 
 export interface PreviewInput {
-  phase: ArrayLike<number>;
-  amplitude: ArrayLike<number>;
+  /** The object's phase and amplitude; absent for an XRF-only run (then no phase, amplitude or overlays). */
+  phase?: ArrayLike<number>;
+  amplitude?: ArrayLike<number>;
   width: number;
   height: number;
   elements: Record<string, ArrayLike<number>>;
@@ -64,17 +65,20 @@ export function writePreviews(dir: string, input: PreviewInput): Previews {
   const add = (e: PreviewFile) => entries.push(e);
 
   const mode = input.phaseMode ?? "auto";
-  const [plo, phi] = robustRange(input.phase, mask);
-  const wrapped = mode === "wrapped" || (mode === "auto" && phi - plo > Math.PI);
-  const phasePath = join(dir, "phase.png");
-  const phase = wrapped
-    ? writeMapPng(phasePath, input.phase, width, height, { colormap: "twilight", range: [-Math.PI, Math.PI], wrap: true, mask, scale })
-    : writeMapPng(phasePath, input.phase, width, height, { colormap: "grey", range: [plo, phi], mask, scale });
-  add({ name: "phase.png", path: phasePath, kind: "phase", colormap: wrapped ? "twilight" : "grey", range: phase.range });
-
-  const ampPath = join(dir, "amplitude.png");
-  const amp = writeMapPng(ampPath, input.amplitude, width, height, { colormap: "viridis", mask, scale });
-  add({ name: "amplitude.png", path: ampPath, kind: "amplitude", colormap: "viridis", range: amp.range });
+  const [plo, phi] = input.phase ? robustRange(input.phase, mask) : [0, 0];
+  if (input.phase) {
+    const wrapped = mode === "wrapped" || (mode === "auto" && phi - plo > Math.PI);
+    const phasePath = join(dir, "phase.png");
+    const phase = wrapped
+      ? writeMapPng(phasePath, input.phase, width, height, { colormap: "twilight", range: [-Math.PI, Math.PI], wrap: true, mask, scale })
+      : writeMapPng(phasePath, input.phase, width, height, { colormap: "grey", range: [plo, phi], mask, scale });
+    add({ name: "phase.png", path: phasePath, kind: "phase", colormap: wrapped ? "twilight" : "grey", range: phase.range });
+  }
+  if (input.amplitude) {
+    const ampPath = join(dir, "amplitude.png");
+    const amp = writeMapPng(ampPath, input.amplitude, width, height, { colormap: "viridis", mask, scale });
+    add({ name: "amplitude.png", path: ampPath, kind: "amplitude", colormap: "viridis", range: amp.range });
+  }
 
   const used = new Set<string>();
   Object.entries(input.elements).forEach(([el, map], k) => {
@@ -84,6 +88,7 @@ export function writePreviews(dir: string, input: PreviewInput): Previews {
     const name = `element_${safe}.png`, path = join(dir, name);
     const r = writeMapPng(path, map, width, height, { colormap: "viridis", mask, scale });
     add({ name, path, kind: "element", element: el, colormap: "viridis", range: r.range });
+    if (!input.phase) return;
     const oname = `overlay_${safe}.png`, opath = join(dir, oname);
     // the overlay's grey phase uses the linear robust range even when phase.png is wrapped
     const o = writeOverlayPng(opath, input.phase, map, width, height, {

@@ -25,9 +25,9 @@ export interface WriteScanOptions {
   blockFrames?: number;
 }
 
-type WFile = InstanceType<Awaited<ReturnType<typeof writer>>["File"]>;
-type WGroup = InstanceType<Awaited<ReturnType<typeof writer>>["Group"]>;
-type WDataset = InstanceType<Awaited<ReturnType<typeof writer>>["Dataset"]>;
+export type WFile = InstanceType<Awaited<ReturnType<typeof writer>>["File"]>;
+export type WGroup = InstanceType<Awaited<ReturnType<typeof writer>>["Group"]>;
+export type WDataset = InstanceType<Awaited<ReturnType<typeof writer>>["Dataset"]>;
 
 function compressionArgs(c: Compression): { compression?: number | "gzip"; compression_opts?: number[] } {
   if (c === "gzip") return { compression: "gzip", compression_opts: [4] };
@@ -36,7 +36,7 @@ function compressionArgs(c: Compression): { compression?: number | "gzip"; compr
   return {};
 }
 
-async function withNewFile(path: string, fill: (f: WFile) => void): Promise<void> {
+export async function withNewFile(path: string, fill: (f: WFile) => void): Promise<void> {
   const h5 = await writer();
   const partial = `${path}.partial`;
   fs.rmSync(partial, { force: true });
@@ -52,15 +52,15 @@ async function withNewFile(path: string, fill: (f: WFile) => void): Promise<void
   fs.renameSync(partial, path);
 }
 
-function writeComplex(g: WGroup | WFile, name: string, data: Float32Array, shape: number[]): void {
+export function writeComplex(g: WGroup | WFile, name: string, data: Float32Array, shape: number[]): void {
   g.create_dataset({ name, data, shape: [...shape, 2], dtype: "<f" });
 }
 
-function writeProbe(g: WGroup | WFile, name: string, probe: ProbeModes): void {
+export function writeProbe(g: WGroup | WFile, name: string, probe: ProbeModes): void {
   writeComplex(g, name, probe.data, [probe.modes, probe.n, probe.n]);
 }
 
-function setAttrs(g: WGroup | WFile | WDataset, attrs: Record<string, number | string | undefined>): void {
+export function setAttrs(g: WGroup | WFile | WDataset, attrs: Record<string, number | string | undefined>): void {
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined) continue;
     g.create_attribute(k, v, null, typeof v === "number" ? "<d" : null);

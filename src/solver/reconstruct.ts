@@ -14,27 +14,15 @@
 import { linkVjp, applyLink } from "../physics/link.js";
 import type { LinkSpec, ProbeModes } from "../scan/model.js";
 import type { Engine, EngineProblem, EvalResult } from "../engine/engine.js";
+import { History, type HistoryRecord } from "../metrics/history.js";
 import { Adam, cosineFactor } from "./adam.js";
 import { ConfigError, resolveConfig, type SolverConfig } from "./config.js";
 import { gradNormInit, gradNormUpdate } from "./gradnorm.js";
 import { initialFreeValue, initialMaps, meanPattern, scannedMask, objectAmplitude, probeFromMeanPattern } from "./init.js";
 import { linkFor, scanGeometry, xrfData, type Geometry, type LoadedScan } from "./problem.js";
 
-export interface IterationRecord {
-  iteration: number;
-  /** Seconds since the start of the iterations. */
-  time_s: number;
-  /** Wall time of this iteration, ms. */
-  iter_ms: number;
-  loss_ptycho: number | null;
-  loss_xrf: number | null;
-  loss_total: number;
-  weight_ptycho: number | null;
-  weight_xrf: number | null;
-  /** Step size (absolute) of each variable group this iteration. */
-  rates: Record<string, number>;
-  probe_refined: boolean;
-}
+/** One iteration's record: losses {ptycho, xrf, total}, weights {ptycho, xrf}, steps per variable group. */
+export type IterationRecord = HistoryRecord;
 
 export interface ReconstructionState {
   /** Complex object H x W. */
@@ -53,7 +41,7 @@ export interface Reconstruction extends ReconstructionState {
   elements: string[];
   modes: number;
   frameSize: number;
-  history: IterationRecord[];
+  history: History;
   engine: { name: string; device: string };
   wall_s: number;
 }
@@ -64,8 +52,11 @@ export interface ReconstructOptions {
   grid?: { height: number; width: number };
   /** Start from these values instead of the computed initial guesses (resuming a checkpoint, warm starts). */
   initial?: Partial<ReconstructionState>;
-  /** Called after every iteration with its record and the current state (read only). */
-  onIteration?: (record: IterationRecord, state: ReconstructionState) => void | Promise<void>;
+  /**
+   * Called after every iteration with its record (before it is stored: a caller may add `errors`) and the
+   * current state (read only).
+   */
+  onIteration?: (record: IterationRecord, state: ReconstructionState, geometry: Geometry) => void | Promise<void>;
 }
 
 function norm(a: ArrayLike<number>): number {
@@ -174,12 +165,11 @@ export async function reconstruct(scan: LoadedScan, configInput: unknown, option
     const s = config.weights.ptycho + config.weights.xrf;
     gn.weights = [(2 * config.weights.ptycho) / s, (2 * config.weights.xrf) / s];
   }
-  const history: IterationRecord[] = [];
+  const history = new History({ mode, engine: engine.name });
   const state: ReconstructionState = { object, probe, maps, free };
   const t0 = performance.now();
 
   for (let it = 0; it < config.iterations; it++) {
-    const ti = performance.now();
     const refine = config.probe.refine && mode !== "xrf" && it >= config.probe.refineAfter;
     const res: EvalResult = await engine.evaluate(
       { object, probe, ...(maps ? { maps } : {}) },
@@ -222,20 +212,14 @@ export async function reconstruct(scan: LoadedScan, configInput: unknown, option
     }
     updateObject();
 
-    const record: IterationRecord = {
-      iteration: it + 1,
-      time_s: (performance.now() - t0) / 1000,
-      iter_ms: performance.now() - ti,
-      loss_ptycho: usePtycho ? lp : null,
-      loss_xrf: useXrf ? lx : null,
-      loss_total: (usePtycho ? wp * lp : 0) + (useXrf ? wx * lx : 0),
-      weight_ptycho: usePtycho ? wp : null,
-      weight_xrf: useXrf ? wx : null,
-      rates,
-      probe_refined: refine,
-    };
-    history.push(record);
-    await options.onIteration?.(record, state);
+    const losses: Record<string, number> = {};
+    const weights: Record<string, number> = {};
+    if (usePtycho) { losses.ptycho = lp; weights.ptycho = wp; }
+    if (useXrf) { losses.xrf = lx; weights.xrf = wx; }
+    losses.total = (usePtycho ? wp * lp : 0) + (useXrf ? wx * lx : 0);
+    const record: IterationRecord = { iteration: it + 1, time_s: (performance.now() - t0) / 1000, losses, weights, steps: rates };
+    await options.onIteration?.(record, state, geometry);
+    history.append(record);
   }
 
   return {

@@ -1,0 +1,91 @@
+/**
+ * One reconstruction run, end to end: validate the scan, load it, reconstruct with the configured engine
+ * (with errors against a ground truth every iteration when one is given), write the run's outputs.
+ * The CLI's `reconstruct` and `compare` and the cloud worker all go through here.
+ */
+import { createEngine } from "../engine/index.js";
+import type { Engine } from "../engine/engine.js";
+import { ReferenceEngine } from "../engine/reference.js";
+import { readTruth } from "../scan/truth.js";
+import type { Truth } from "../scan/model.js";
+import { validateScan, type ValidationReport } from "../scan/validate.js";
+import { resolveConfig, type SolverConfig } from "../solver/config.js";
+import { errorRecord, makeEvaluator, type Errors, type Evaluator } from "../solver/evaluate.js";
+import { loadScan, type LoadedScan } from "../solver/problem.js";
+import { reconstruct, type IterationRecord, type Reconstruction } from "../solver/reconstruct.js";
+import { writeRunOutputs, type RunMetrics } from "./outputs.js";
+
+/** The scan failed validation: not retryable, exit code 2. */
+export class InvalidScanError extends Error {
+  constructor(readonly report: ValidationReport) {
+    super(`${report.source}: invalid scan (${report.errors.length} error(s)): ${report.errors.map((e) => e.message).join("; ")}`);
+    this.name = "InvalidScanError";
+  }
+}
+
+export async function openEngine(config: SolverConfig): Promise<Engine> {
+  if (config.engine === "reference") return new ReferenceEngine();
+  return createEngine(config.engine, config.threads ? { threads: config.threads } : {});
+}
+
+export interface Prepared {
+  scan: LoadedScan;
+  truth: Truth | null;
+}
+
+/** Validates and loads a scan (and its truth), once, for one or several runs. */
+export async function prepare(scanPath: string, truthPath?: string): Promise<Prepared> {
+  const report = await validateScan(scanPath);
+  if (!report.ok) throw new InvalidScanError(report);
+  const scan = await loadScan(scanPath);
+  const truth = truthPath ? await readTruth(truthPath) : null;
+  return { scan, truth };
+}
+
+export interface SolveResult {
+  reconstruction: Reconstruction;
+  errors: Errors | null;
+}
+
+/** Reconstructs a prepared scan; `onIteration` sees each record (with errors when a truth is known). */
+export async function solve(
+  prepared: Prepared, configInput: unknown, onIteration?: (record: IterationRecord, total: number) => void,
+): Promise<SolveResult> {
+  const config = resolveConfig(configInput);
+  const { scan, truth } = prepared;
+  const engine = await openEngine(config);
+  let evaluator: Evaluator | null = null;
+  try {
+    const grid = truth ? { height: truth.object.height, width: truth.object.width } : undefined;
+    const reconstruction = await reconstruct(scan, config, {
+      engine,
+      ...(grid ? { grid } : {}),
+      onIteration: (record, state, geometry) => {
+        if (truth) {
+          evaluator ??= makeEvaluator(truth, geometry.windows);
+          record.errors = errorRecord(evaluator(state, scan.header.xrf.elements.map((e) => e.symbol), config.mode));
+        }
+        onIteration?.(record, config.iterations);
+      },
+    });
+    const errors = truth ? makeEvaluator(truth, reconstruction.geometry.windows)(reconstruction, reconstruction.elements, config.mode) : null;
+    return { reconstruction, errors };
+  } finally {
+    await engine.dispose();
+  }
+}
+
+export interface RunOptions {
+  scanPath: string;
+  outDir: string;
+  config: unknown;
+  truthPath?: string;
+  onIteration?: (record: IterationRecord, total: number) => void;
+}
+
+/** validate -> load -> reconstruct -> write outputs (manifest last). */
+export async function runReconstruction(o: RunOptions): Promise<{ metrics: RunMetrics; files: string[] }> {
+  const prepared = await prepare(o.scanPath, o.truthPath);
+  const { reconstruction, errors } = await solve(prepared, o.config, o.onIteration);
+  return writeRunOutputs(o.outDir, reconstruction, { scan: o.scanPath, truth: o.truthPath ?? null, errors });
+}
