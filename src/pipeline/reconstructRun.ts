@@ -5,7 +5,6 @@
  */
 import { createEngine } from "../engine/index.js";
 import type { Engine } from "../engine/engine.js";
-import { ReferenceEngine } from "../engine/reference.js";
 import { readTruth } from "../scan/truth.js";
 import type { Truth } from "../scan/model.js";
 import { validateScan, type ValidationReport } from "../scan/validate.js";
@@ -24,7 +23,6 @@ export class InvalidScanError extends Error {
 }
 
 export async function openEngine(config: SolverConfig): Promise<Engine> {
-  if (config.engine === "reference") return new ReferenceEngine();
   return createEngine(config.engine, config.threads ? { threads: config.threads } : {});
 }
 

@@ -6,7 +6,8 @@
  *   small  object 64,   probe 32,  6x6 raster (step fills the object), Fe+Zn, exponential, Poisson, 1e6 photons
  *   paper  object 154,  probe 64,  raster at overlap 0.5, Fe+Zn, linear (O = c_Fe + c_Zn + i m), 3 % Gaussian
  *          noise on both modalities, 1e6 photons: the joint paper's first experiment
- *   bench  object 256,  probe 64,  20x20 raster, Fe+Zn, exponential, Poisson, 1e7 photons
+ *   bench  object 256,  probe 64,  20x20 raster with a 10 px step (whole-pixel positions), Fe+Zn, exponential,
+ *          Poisson, 1e7 photons
  *   large  object 2048, probe 256, 64x64 raster (4096 frames of 256^2 uint32 = 1 GiB), Fe+Zn, exponential,
  *          Poisson, 1e7 photons; frames are produced block by block, never held whole
  *
@@ -81,7 +82,7 @@ export const PRESETS: Record<PresetName, SimConfig> = {
   },
   bench: {
     ...BASE, preset: "bench", objectSize: 256, probeSize: 64,
-    scan: { pattern: "raster", grid: [20, 20] },
+    scan: { pattern: "raster", grid: [20, 20], step_px: 10 },
     noise: { kind: "poisson", level: 0 }, dose: 1e7, link: "exponential",
   },
   large: {
@@ -100,12 +101,12 @@ export function resolveConfig(options: SimOptions = {}): SimConfig {
   const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
   const cfg: SimConfig = { ...preset, ...defined, preset: name };
   if (scanOpt) {
-    const stepRule = scanOpt.overlap !== undefined || scanOpt.grid !== undefined || scanOpt.npos !== undefined;
+    const stepRule = scanOpt.overlap !== undefined || scanOpt.grid !== undefined || scanOpt.npos !== undefined || scanOpt.step_px !== undefined;
     cfg.scan = {
-      ...(stepRule ? {} : { overlap: preset.scan.overlap, grid: preset.scan.grid, npos: preset.scan.npos }),
+      ...(stepRule ? {} : { overlap: preset.scan.overlap, grid: preset.scan.grid, npos: preset.scan.npos, step_px: preset.scan.step_px }),
       pattern: scanOpt.pattern ?? preset.scan.pattern,
       jitter_px: scanOpt.jitter_px ?? preset.scan.jitter_px,
-      ...(stepRule ? { overlap: scanOpt.overlap, grid: scanOpt.grid, npos: scanOpt.npos } : {}),
+      ...(stepRule ? { overlap: scanOpt.overlap, grid: scanOpt.grid, npos: scanOpt.npos, step_px: scanOpt.step_px } : {}),
     };
   }
   if (noiseOpt) cfg.noise = { kind: noiseOpt.kind ?? preset.noise.kind, level: noiseOpt.level ?? preset.noise.level };

@@ -7,6 +7,7 @@
  *   raster: a grid centred on the object, y slow and x fast. With `overlap` alone the grid is the largest that
  *           fits; with `grid` alone the step spreads the grid over the whole object (effective overlap reported);
  *           with both, the grid must fit. Optional uniform jitter in [-jitter, jitter] px per axis.
+ *           `step_px` fixes the step instead (whole-pixel steps give whole-pixel positions: no sub-pixel shifts).
  *   fermat: Fermat spiral r_i = c sqrt(i), theta_i = i * 137.508 deg, with c = step / sqrt(pi) so that each point
  *           covers step^2 of area, like a raster of that step; points whose window would leave the object are
  *           skipped; `npos` caps the count (default: all that fit).
@@ -22,6 +23,8 @@ export interface ScanSpec {
   grid?: [number, number];
   npos?: number;
   jitter_px?: number;
+  /** Raster only: a fixed step in object pixels (instead of one from the overlap or the grid). */
+  step_px?: number;
 }
 
 export interface ScanArea {
@@ -66,7 +69,16 @@ function raster(spec: ScanSpec, H: number, W: number, n: number, D: number, rng:
   if (half[0] < 0 || half[1] < 0) throw new Error(`jitter ${jitter} px leaves no room for a window on the ${H}x${W} object`);
   let grid = spec.grid;
   let step: [number, number];
-  if (spec.overlap === undefined && grid) {
+  if (spec.step_px !== undefined) {
+    const st = spec.step_px;
+    if (!(st > 0)) throw new Error(`raster step must be > 0 px, got ${st}`);
+    step = [st, st];
+    const fits = half.map((h) => Math.floor((2 * h) / st + 1e-9) + 1);
+    if (!grid) grid = [fits[0], fits[1]];
+    else if (grid[0] > fits[0] || grid[1] > fits[1]) {
+      throw new Error(`a ${grid[0]}x${grid[1]} raster with step ${st} px does not fit the ${H}x${W} object with an ${n}px probe; at most ${fits[0]}x${fits[1]}`);
+    }
+  } else if (spec.overlap === undefined && grid) {
     step = [0, 1].map((a) => (grid![a] > 1 ? (2 * half[a]) / (grid![a] - 1) : 0)) as [number, number];
   } else {
     const overlap = spec.overlap ?? DEFAULT_OVERLAP;
