@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { CpuEngine, type CpuEngineOptions } from "../src/engine/cpu/index.js";
 import type { EngineProblem, EngineState, EvalRequest, PtychoNoiseModel } from "../src/engine/engine.js";
 import { positionsToPixels } from "../src/physics/geometry.js";
+import { Rng } from "../src/sim/rng.js";
 
 const SIZE = 256, N = 64, GRID = 20, STEP = 10, ELEMENTS = ["Fe", "Zn"];
 
@@ -22,16 +23,10 @@ function arg(name: string, fallback: string): string {
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 
-/** mulberry32 */
+/** Seeded uniforms in [0, 1) from the simulator's generator. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.uniform();
 }
 
 function makeState(rand: () => number): EngineState {

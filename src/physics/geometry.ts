@@ -13,10 +13,11 @@
  *     dropped when sub-pixel shifts are disabled;
  *   - every window must lie inside the object: 0 <= iy and iy + N <= H (same for x).
  */
+import { HC_KEV_M, pixelSizeFromGeometry } from "../scan/geometryFacts.js";
 import type { Buf } from "./complex.js";
 import { fft2 } from "./fft.js";
 
-export const HC_KEV_M = 12.398419843320026e-10;
+export { HC_KEV_M };
 
 /** X-ray wavelength in metres for a photon energy in keV. */
 export function wavelength_m(energy_keV: number): number {
@@ -26,7 +27,8 @@ export function wavelength_m(energy_keV: number): number {
 
 /** Object pixel size dx = lambda z / (N p_det) for N-pixel frames at detector distance z with pixel p_det. */
 export function pixelSize_m(energy_keV: number, distance_m: number, n: number, detectorPixel_m: number): number {
-  return (wavelength_m(energy_keV) * distance_m) / (n * detectorPixel_m);
+  wavelength_m(energy_keV); // validates the energy
+  return pixelSizeFromGeometry(energy_keV, distance_m, n, detectorPixel_m);
 }
 
 /** Probe windows of a scan on an H x W object grid. */
