@@ -6,3 +6,4 @@ export * from "./cpcc.js";
 export * from "./dft.js";
 export * from "./frc.js";
 export * from "./history.js";
+export * from "./gridArtifact.js";

@@ -10,6 +10,14 @@
  *          Poisson, 1e7 photons
  *   large  object 2048, probe 256, 64x64 raster (4096 frames of 256^2 uint32 = 1 GiB), Fe+Zn, exponential,
  *          Poisson, 1e7 photons; frames are produced block by block, never held whole
+ *   lowdose object 200,  probe 64,  15x15 raster at overlap 0.5 (step 9.5 px, no jitter: an exactly periodic
+ *          grid), Fe+Zn, exponential, Poisson on both modalities, at most 1e3 photons in the brightest
+ *          diffraction pattern (`maxPatternPhotons`): the DAP paper's low-dose, low-overlap setting
+ *
+ * `maxPatternPhotons` P (any preset) sets the dose instead of `dose`: the probe is scaled so that the brightest
+ * noiseless diffraction pattern holds exactly P photons before noise (simulate.ts); the dose it implies is
+ * reported as the config's `dose`. An explicit `dose` option without `maxPatternPhotons` replaces a preset's
+ * photon rule (like the scan step rule below).
  *
  * Options override preset fields. `scan` overrides replace the preset's step rule (overlap / grid / npos) when
  * they give any of the three, and otherwise keep it; `noise` overrides merge field by field.
@@ -19,7 +27,7 @@ import { SUPPORTED_ELEMENTS } from "./elements.js";
 import type { NoiseSpec } from "./noise.js";
 import type { ScanSpec } from "./scanPattern.js";
 
-export type PresetName = "small" | "paper" | "bench" | "large";
+export type PresetName = "small" | "paper" | "bench" | "large" | "lowdose";
 export type LinkKind = "linear" | "exponential";
 
 export interface ProbeOptions {
@@ -43,6 +51,11 @@ export interface SimConfig {
   noise: NoiseSpec;
   /** Incident photons per exposure (sum of the probe intensity over all modes). */
   dose: number;
+  /**
+   * When set, the dose is chosen so that the brightest noiseless diffraction pattern holds exactly this many
+   * photons (before noise); `dose` is then only the starting value and simulate() reports the implied dose.
+   */
+  maxPatternPhotons?: number;
   elements: string[];
   link: LinkKind;
   energy_keV: number;
@@ -90,6 +103,11 @@ export const PRESETS: Record<PresetName, SimConfig> = {
     scan: { pattern: "raster", grid: [64, 64] },
     noise: { kind: "poisson", level: 0 }, dose: 1e7, link: "exponential",
   },
+  lowdose: {
+    ...BASE, preset: "lowdose", objectSize: 200, probeSize: 64,
+    scan: { pattern: "raster", grid: [15, 15], overlap: 0.5, jitter_px: 0 },
+    noise: { kind: "poisson", level: 0 }, dose: 1e3, maxPatternPhotons: 1e3, link: "exponential",
+  },
 };
 
 /** The preset named by options.preset (default "small") with the options applied, validated. */
@@ -100,6 +118,7 @@ export function resolveConfig(options: SimOptions = {}): SimConfig {
   const { scan: scanOpt, noise: noiseOpt, probe: probeOpt, ...rest } = options;
   const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
   const cfg: SimConfig = { ...preset, ...defined, preset: name };
+  if (defined.dose !== undefined && defined.maxPatternPhotons === undefined) delete cfg.maxPatternPhotons;
   if (scanOpt) {
     const stepRule = scanOpt.overlap !== undefined || scanOpt.grid !== undefined || scanOpt.npos !== undefined || scanOpt.step_px !== undefined;
     cfg.scan = {
@@ -133,4 +152,7 @@ function validate(c: SimConfig): void {
   if (!["none", "poisson", "gaussian"].includes(c.noise.kind)) fail(`noise must be none, poisson or gaussian, got ${c.noise.kind}`);
   if (!(c.noise.level >= 0)) fail(`noise level must be >= 0, got ${c.noise.level}`);
   if (!(c.dose > 0 && c.dose < 2 ** 32)) fail(`dose must be in (0, 2^32) photons, got ${c.dose}`);
+  if (c.maxPatternPhotons !== undefined && !(c.maxPatternPhotons > 0 && c.maxPatternPhotons < 2 ** 32)) {
+    fail(`max pattern photons must be in (0, 2^32), got ${c.maxPatternPhotons}`);
+  }
 }

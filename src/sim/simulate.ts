@@ -7,9 +7,14 @@
  * windows (physics/geometry.ts, sub-pixel shifts on) -> XRF maps = xrfForward(truth) + noise, and diffraction
  * frames = ptychoIntensities(truth) + noise computed lazily per block. Each frame's noise comes from its own
  * stream (seed, frame index), so frames(a, b) is identical however the scan is split into blocks.
+ *
+ * With `maxPatternPhotons` P the probe is remade, after the positions are known, with the dose that gives the
+ * brightest noiseless pattern exactly P photons: pattern j holds sum_u I_j(u) |O(window_j(u))|^2 (Parseval:
+ * the orthonormal FFT keeps the exit wave's energy), which is linear in the dose. The returned config carries
+ * the implied dose.
  */
 import { applyLink } from "../physics/link.js";
-import { pixelSize_m, positionsToPixels, wavelength_m } from "../physics/geometry.js";
+import { pixelSize_m, positionsToPixels, wavelength_m, type ScanWindows } from "../physics/geometry.js";
 import { ptychoIntensities } from "../physics/ptycho.js";
 import { probeIntensity, xrfForward } from "../physics/xrf.js";
 import type { DiffractionArray, ElementInfo, FrameSource, LinkSpec, ScanHeader, Truth } from "../scan/model.js";
@@ -31,14 +36,35 @@ export interface SimulatedScan {
 /** Independent random streams of one simulation. */
 const STREAM = { phantom: 1, scan: 2, xrf: 3, diffraction: 4 } as const;
 
+/** Photons sum_u I_j(u) |O(window_j(u))|^2 of each noiseless pattern j (I_j the sub-pixel shifted probe intensity). */
+export function patternPhotons(object: ArrayLike<number>, probe: ArrayLike<number>, windows: ScanWindows): Float64Array {
+  const n = windows.n, nn = n * n, W = windows.width;
+  const intensity = new Float64Array(nn);
+  const p64 = Float64Array.from(probe);
+  const out = new Float64Array(windows.count);
+  for (let j = 0; j < windows.count; j++) {
+    probeIntensity(p64, n, windows.fy[j], windows.fx[j], intensity);
+    let s = 0;
+    for (let y = 0; y < n; y++) {
+      const row = (windows.iy[j] + y) * W + windows.ix[j];
+      for (let x = 0; x < n; x++) {
+        const o = 2 * (row + x);
+        s += intensity[n * y + x] * (object[o] * object[o] + object[o + 1] * object[o + 1]);
+      }
+    }
+    out[j] = s;
+  }
+  return out;
+}
+
 export function simulate(options: SimOptions = {}): SimulatedScan {
-  const cfg = resolveConfig(options);
+  let cfg = resolveConfig(options);
   const n = cfg.probeSize, H = cfg.objectSize, W = cfg.objectSize;
   const dx = pixelSize_m(cfg.energy_keV, cfg.detectorDistance_m, n, cfg.detectorPixel_m);
   const lambda = wavelength_m(cfg.energy_keV);
 
   const pupilRadius_px = cfg.probe.pupilRadius_px ?? Math.min(9, n / 4);
-  const probe = makeProbe({ ...cfg.probe, n, modes: cfg.probeModes, photons: cfg.dose, pupilRadius_px });
+  let probe = makeProbe({ ...cfg.probe, n, modes: cfg.probeModes, photons: cfg.dose, pupilRadius_px });
   const intensity = new Float64Array(n * n);
   probeIntensity(probe.data, n, 0, 0, intensity);
   const beam = beamDiameter_px(intensity, n);
@@ -66,6 +92,15 @@ export function simulate(options: SimOptions = {}): SimulatedScan {
   const positions = layout.positions_px.map((p) => p * dx);
   const windows = positionsToPixels(positions, dx, { height: H, width: W }, n);
   const npos = layout.npos;
+
+  if (cfg.maxPatternPhotons !== undefined) {
+    const brightest = Math.max(...patternPhotons(object, probe.data, windows));
+    if (!(brightest > 0)) throw new Error("simulate: every noiseless pattern is empty; cannot scale to maxPatternPhotons");
+    const dose = (cfg.dose * cfg.maxPatternPhotons) / brightest;
+    if (!(dose > 0 && dose < 2 ** 32)) throw new Error(`simulate: maxPatternPhotons ${cfg.maxPatternPhotons} implies a dose of ${dose} photons, outside (0, 2^32)`);
+    cfg = { ...cfg, dose };
+    probe = makeProbe({ ...cfg.probe, n, modes: cfg.probeModes, photons: dose, pupilRadius_px });
+  }
 
   const xrfMaps: Record<string, Float32Array> = {};
   for (const el of cfg.elements) xrfMaps[el] = new Float32Array(npos);
@@ -124,6 +159,7 @@ export function simulate(options: SimOptions = {}): SimulatedScan {
       noise: cfg.noise.kind,
       noiseLevel: cfg.noise.kind === "gaussian" ? cfg.noise.level : 0,
       dose_photons: cfg.dose,
+      ...(cfg.maxPatternPhotons !== undefined ? { max_pattern_photons: cfg.maxPatternPhotons } : {}),
       pattern: cfg.scan.pattern,
       npos,
       overlap: layout.overlap,
