@@ -5,6 +5,9 @@
  *   - integer positions and a fixed probe (the solver's common case), and
  *   - sub-pixel positions with the probe changing every call (the worst case: every shifted probe is
  *     recomputed, and the sub-pixel probe gradients cost extra FFTs).
+ * and the same with position gradients (`_posgrad`: EvalRequest.positionGradient), plus the position-refinement
+ * case (`subpixel_moving_2t_posgrad`: setWindows to new positions before every call, so every shifted probe is
+ * recomputed, with probe and position gradients).
  * Prints one JSON object. Run: npx tsc -p tsconfig.build.json && node dist/bench/engine.js [--model poisson]
  * [--reps 15] [--threads 2]
  */
@@ -14,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { CpuEngine, type CpuEngineOptions } from "../src/engine/cpu/index.js";
 import type { EngineProblem, EngineState, EvalRequest, PtychoNoiseModel } from "../src/engine/engine.js";
 import { positionsToPixels } from "../src/physics/geometry.js";
+import { windowsFromCorners } from "../src/solver/positions.js";
 import { Rng } from "../src/sim/rng.js";
 
 const SIZE = 256, N = 64, GRID = 20, STEP = 10, ELEMENTS = ["Fe", "Zn"];
@@ -93,16 +97,20 @@ function median(a: number[]): number {
 
 async function time(
   options: CpuEngineOptions, problem: EngineProblem, state: EngineState, changeProbe: boolean, reps: number,
+  positionGradient = false, move = false,
 ): Promise<{ median: number; min: number }> {
   const engine = new CpuEngine(options);
   await engine.load(problem);
-  const req: EvalRequest = { ptycho: true, xrf: true, probeGradient: true };
+  const req: EvalRequest = { ptycho: true, xrf: true, probeGradient: true, positionGradient };
   const probe = Float32Array.from(state.probe);
   const s: EngineState = { ...state, probe };
+  const w = problem.windows;
+  const moved = [w, windowsFromCorners(w.corner.map((c, i) => c + 0.01 * Math.sin(i)), w, w.n)];
   const times: number[] = [];
   for (let i = 0; i < reps + 5; i++) {
     if (changeProbe) probe[0] *= i % 2 ? 1.0001 : 1 / 1.0001;
     const t = performance.now();
+    if (move) await engine.setWindows(moved[(i + 1) % 2]);
     await engine.evaluate(s, req);
     if (i >= 5) times.push(performance.now() - t);
     if (process.env.BENCH_TRACE) console.error(i, (performance.now() - t).toFixed(1), engine.lastKernelMs.map((v) => v.toFixed(1)).join(" "));
@@ -120,6 +128,11 @@ const CONFIGS: [key: string, only: string][] = [
   ["subpixel_fixed_probe_2t", "2,sub"],
   ["subpixel_probe_changing_1t", "1,sub,change"],
   ["subpixel_probe_changing_2t", "2,sub,change"],
+  ["ms_per_eval_1t_posgrad", "1,int,fixed,pos"],
+  ["ms_per_eval_2t_posgrad", "2,int,fixed,pos"],
+  ["subpixel_fixed_probe_2t_posgrad", "2,sub,fixed,pos"],
+  ["subpixel_probe_changing_2t_posgrad", "2,sub,change,pos"],
+  ["subpixel_moving_2t_posgrad", "2,sub,change,pos,move"],
 ];
 
 async function main(): Promise<void> {
@@ -127,12 +140,13 @@ async function main(): Promise<void> {
   const reps = Number(arg("reps", "15"));
   const only = arg("only", "");
   if (only) {
-    // one configuration: threads ("1", "1w" = one worker, "2"...), "int" | "sub", optional "change"
-    const [t, sub, change] = only.split(",");
+    // one configuration: threads ("1", "1w" = one worker, "2"...), "int" | "sub", then optional flags:
+    // "change" (the probe changes every call), "pos" (position gradients), "move" (setWindows every call)
+    const [t, sub, ...flags] = only.split(",");
     const state = makeState(rng(7));
     const problem = await makeProblem(sub === "sub", model, state);
     const r = await time({ threads: t === "1w" ? 1 : Number(t), inThread: t === "1w" ? false : undefined }, problem,
-      state, change === "change", reps);
+      state, flags.includes("change"), reps, flags.includes("pos"), flags.includes("move"));
     console.log(JSON.stringify({ only, ...r }));
     return;
   }

@@ -54,6 +54,11 @@ export interface EvalRequest {
   probeGradient: boolean;
   /** Positions of a mini-batch; all positions when absent. */
   positions?: Int32Array;
+  /**
+   * Also return dL_ptycho/d(corner) per position (EvalResult.gPositions). Needs `ptycho`. Costs at most one
+   * extra FFT per probe mode and position (none for a sub-pixel position whose probe gradient is computed).
+   */
+  positionGradient?: boolean;
 }
 
 /** Buffers are owned by the engine and valid until the next call of evaluate. */
@@ -68,6 +73,16 @@ export interface EvalResult {
   gMaps: Float32Array | null;
   /** dL_xrf/dP*, complex K x N x N, or null. */
   gProbeXrf: Float32Array | null;
+  /**
+   * dL_ptycho/d(y, x) of each position's continuous window corner, [npos * 2] (y then x), in loss units per
+   * object pixel; null unless `positionGradient` (with `ptycho`) was requested. A positive value means the
+   * loss grows when the probe window moves towards larger row (y) / column (x) indices, so a descent step
+   * moves the corner by -step * g. Positions not in the call's mini-batch get 0. Positions enter through the
+   * sub-pixel Fourier shift of the probe (T_f P, geometry.ts); the integer part of a corner is piecewise
+   * constant, so this is dL/df of the fraction f, and it exists at integer positions too. In metres:
+   * dL/dp_m = g / pixelSize. The XRF term's dependence on the positions is not included.
+   */
+  gPositions: Float32Array | null;
 }
 
 export interface Engine {
@@ -76,6 +91,12 @@ export interface Engine {
   /** What it runs on, for logs and metrics.json, e.g. "cpu: 2 threads". */
   readonly device: string;
   load(problem: EngineProblem): Promise<void>;
+  /**
+   * Move the scan positions of the loaded problem (position refinement): same object size, window size N and
+   * number of positions; integer corners may change. Later calls use the new windows; cached shifted probes
+   * are invalidated. The engine keeps its own copy (the caller may reuse the arrays).
+   */
+  setWindows(windows: ScanWindows): Promise<void>;
   evaluate(state: EngineState, request: EvalRequest): Promise<EvalResult>;
   /** Model intensities of positions [start, start + count) (diagnostics and tests). */
   intensities(state: EngineState, start: number, count: number): Promise<Float32Array>;

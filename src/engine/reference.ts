@@ -2,6 +2,8 @@
  * The reference engine: the Engine interface on the src/physics operators (float64 scratch, one thread).
  * Slow and exact; the yardstick of the parity tests and a fallback where no fast engine runs.
  */
+import type { ScanWindows } from "../physics/geometry.js";
+import { ptychoPositionGradient } from "../physics/positionGradient.js";
 import { ptychoIntensities, ptychoLossGradient } from "../physics/ptycho.js";
 import { xrfLoss } from "../physics/losses.js";
 import { xrfAdjoint, xrfForward, xrfProbeGradient } from "../physics/xrf.js";
@@ -14,6 +16,7 @@ export class ReferenceEngine implements Engine {
   readonly device = "cpu: reference operators, 1 thread";
   private p: EngineProblem | null = null;
   private out: EvalResult | null = null;
+  private gPos64: Float64Array = new Float64Array(0);
 
   async load(problem: EngineProblem): Promise<void> {
     this.p = problem;
@@ -26,7 +29,31 @@ export class ReferenceEngine implements Engine {
       gProbePtycho: new Float32Array(probeLen),
       gMaps: e ? new Float32Array(e * height * width) : null,
       gProbeXrf: new Float32Array(probeLen),
+      gPositions: new Float32Array(2 * problem.windows.count),
     };
+    this.gPos64 = new Float64Array(2 * problem.windows.count);
+  }
+
+  async setWindows(windows: ScanWindows): Promise<void> {
+    const p = this.problem();
+    const w = p.windows;
+    if (windows.height !== w.height || windows.width !== w.width || windows.n !== w.n || windows.count !== w.count) {
+      throw new Error(
+        `reference engine: setWindows needs the loaded ${w.count} positions of ${w.n}x${w.n} windows on the ` +
+          `${w.height}x${w.width} object, got ${windows.count} of ${windows.n}x${windows.n} on ${windows.height}x${windows.width}`,
+      );
+    }
+    const copy: ScanWindows = {
+      height: windows.height, width: windows.width, n: windows.n, count: windows.count,
+      corner: Float64Array.from(windows.corner), iy: Int32Array.from(windows.iy), ix: Int32Array.from(windows.ix),
+      fy: Float64Array.from(windows.fy), fx: Float64Array.from(windows.fx),
+    };
+    for (let j = 0; j < copy.count; j++) {
+      if (!(copy.iy[j] >= 0 && copy.iy[j] + copy.n <= copy.height && copy.ix[j] >= 0 && copy.ix[j] + copy.n <= copy.width)) {
+        throw new Error(`reference engine: window ${j} at corner (${copy.iy[j]}, ${copy.ix[j]}) does not fit the ${copy.height}x${copy.width} object`);
+      }
+    }
+    this.p = { ...p, windows: copy };
   }
 
   private problem(): EngineProblem {
@@ -61,14 +88,23 @@ export class ReferenceEngine implements Engine {
     out.gMaps?.fill(0);
     out.lossPtycho = 0;
     out.lossXrf = 0;
+    const posGrad = !!req.positionGradient && req.ptycho;
+    if (posGrad) this.gPos64.fill(0);
     if (req.ptycho) {
       for (const j of positions) {
+        const measured = p.diffraction.subarray(j * nn, (j + 1) * nn);
         out.lossPtycho += ptychoLossGradient(
-          state.object, state.probe, p.windows, j, 1, p.diffraction.subarray(j * nn, (j + 1) * nn), p.ptychoModel,
+          state.object, state.probe, p.windows, j, 1, measured, p.ptychoModel,
           out.gObject, req.probeGradient ? out.gProbePtycho : null, { background: p.background ?? 0 },
         );
+        if (posGrad) {
+          ptychoPositionGradient(state.object, state.probe, p.windows, j, 1, measured, p.ptychoModel, this.gPos64, {
+            background: p.background ?? 0,
+          });
+        }
       }
     }
+    if (posGrad) out.gPositions!.set(this.gPos64);
     if (req.xrf) {
       if (!p.xrf || !state.maps) throw new Error("reference engine: the XRF term needs xrf data and state.maps");
       const maps = this.mapViews(state.maps);
@@ -93,6 +129,7 @@ export class ReferenceEngine implements Engine {
       gProbePtycho: req.ptycho && req.probeGradient ? out.gProbePtycho : null,
       gProbeXrf: req.xrf && req.probeGradient ? out.gProbeXrf : null,
       gMaps: req.xrf ? out.gMaps : null,
+      gPositions: posGrad ? out.gPositions : null,
     };
   }
 
@@ -114,6 +151,7 @@ export class ReferenceEngine implements Engine {
 
   async dispose(): Promise<void> {
     this.p = null;
+    this.gPos64 = new Float64Array(0);
     this.out = null;
   }
 }

@@ -19,7 +19,7 @@ function gridOption(value: string | undefined): [number, number] | undefined {
 export const simulateCommand: Command = {
   name: "simulate",
   summary: "make a synthetic scan (scan.h5) with its ground truth (truth.h5)",
-  usage: "ptyxrf simulate --preset small|paper|bench|large --seed N --out DIR [options]",
+  usage: "ptyxrf simulate --preset small|paper|bench|large|lowdose --seed N --out DIR [options]",
   help: `Simulates a joint ptychography + XRF scan: a phantom of fluorescing elements in a non-fluorescing
 matrix, a focused zone-plate-like probe, a raster or Fermat-spiral scan, diffraction patterns and XRF
 maps with noise. Writes DIR/scan.h5 (the combined layout, as a beamline would) and DIR/truth.h5 (object,
@@ -30,6 +30,8 @@ Presets:
   paper   object 154, probe 64, overlap 0.5, 3% Gaussian noise, Fe+Zn, linear link (the joint paper)
   bench   object 256, probe 64, 20x20 raster, Fe+Zn, exponential link, Poisson noise
   large   object 2048, probe 256, 64x64 raster: a 1 GiB diffraction stack, written block by block
+  lowdose object 200, probe 64, 15x15 raster at overlap 0.5, Poisson, <= 1e3 photons in the brightest
+          pattern (the DAP paper's low-dose setting)
 
 Options (override the preset):
   --preset NAME         preset (default small)
@@ -46,6 +48,7 @@ Options (override the preset):
   --noise KIND          none, poisson or gaussian
   --noise-level F       Gaussian sigma as a fraction (0.03 = 3%)
   --photons N           incident photons per exposure
+  --max-pattern-photons P  scale the dose so the brightest noiseless pattern holds P photons
   --elements A,B        fluorescing elements, e.g. Fe,Zn,Cu
   --link L              linear or exponential
   --no-probe-guess      leave /ptychography/probe_guess out (by default the true probe is written
@@ -58,6 +61,7 @@ Options (override the preset):
       pattern: { type: "string" }, grid: { type: "string" }, positions: { type: "string" }, overlap: { type: "string" },
       noise: { type: "string" }, "noise-level": { type: "string" }, photons: { type: "string" },
       elements: { type: "string" }, link: { type: "string" }, "no-probe-guess": { type: "boolean" },
+      "max-pattern-photons": { type: "string" },
     }, false);
     void positionals;
     const cmd = "simulate";
@@ -79,6 +83,7 @@ Options (override the preset):
       elements: v.elements?.split(",").map((s) => s.trim()).filter(Boolean),
       link: choiceOption(cmd, "link", v.link, ["linear", "exponential"] as const),
       ...(v["no-probe-guess"] ? { probeGuess: false } : {}),
+      maxPatternPhotons: numberOption(cmd, "max-pattern-photons", v["max-pattern-photons"], 1, 2 ** 32 - 1),
       ...(grid || npos !== undefined || overlap !== undefined || pattern ? { scan: { pattern, grid, npos, overlap } } : {}),
       ...(kind || level !== undefined ? { noise: { kind, level } } : {}),
     };

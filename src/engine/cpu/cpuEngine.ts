@@ -27,6 +27,14 @@
  * copy of the previous one, and any difference (or a first call) bumps a probe version that invalidates
  * every cached slot. Callers may pass the same array mutated in place or a new array; both are detected.
  *
+ * Position gradients (EvalRequest.positionGradient): dL_ptycho/d(corner) per position (kernel.ts header): for
+ * a sub-pixel position from the spectrum of conj(S_j O) . g_psi that its probe gradient computes anyway (one
+ * forward FFT per mode without the probe gradient), for an integer position in space against the probe's
+ * derivative (computed once per probe version); nothing when not requested. Bench preset, 1 thread: +8 %
+ * (integer positions), +4 % (sub-pixel, probe gradient on). setWindows() moves the positions: new integer
+ * corners and fractions go to every kernel, the shifted-probe cache is invalidated (and grown within its
+ * budget when more positions become sub-pixel), and the per-position costs used to balance the threads follow.
+ *
  * Lifetime. dispose() terminates the workers; calls after dispose throw. Workers are unref()'d while idle
  * and ref()'d while a call is in flight, so a process that forgets dispose() can still exit once nothing
  * else is pending, and an awaited call always keeps the process alive until it settles.
@@ -39,6 +47,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { isPowerOfTwo } from "../../physics/fft.js";
 import { DEFAULT_EPS } from "../../physics/losses.js";
+import type { ScanWindows } from "../../physics/geometry.js";
 import type { Engine, EngineOptions, EngineProblem, EngineState, EvalRequest, EvalResult } from "../engine.js";
 import { CpuKernel, SUBPIXEL_TOLERANCE, type KernelBuffers, type KernelConfig } from "./kernel.js";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./worker.js";
@@ -160,17 +169,19 @@ interface Shared {
   slotOf: Int32Array;
   allPositions: Int32Array;
   subpixel: Uint8Array;
+  /** Most cache slots the budget allows. */
+  maxSlots: number;
 }
 
 function sharedF32(length: number): Float32Array {
   return new Float32Array(new SharedArrayBuffer(4 * Math.max(length, 0)));
 }
 
-function validateProblem(p: EngineProblem): void {
-  const w = p.windows;
-  const fail = (msg: string): never => {
-    throw new Error(`cpu engine: ${msg}`);
-  };
+function fail(msg: string): never {
+  throw new Error(`cpu engine: ${msg}`);
+}
+
+function validateWindows(w: ScanWindows): void {
   if (!w || !isPowerOfTwo(w.n)) fail(`window size N must be a power of two >= 2, got ${w?.n}`);
   if (!(Number.isInteger(w.count) && w.count >= 1)) fail(`the scan needs at least one position, got ${w.count}`);
   for (const [name, a] of [["iy", w.iy], ["ix", w.ix], ["fy", w.fy], ["fx", w.fx]] as const) {
@@ -180,7 +191,28 @@ function validateProblem(p: EngineProblem): void {
     if (!(w.iy[j] >= 0 && w.iy[j] + w.n <= w.height && w.ix[j] >= 0 && w.ix[j] + w.n <= w.width)) {
       fail(`window ${j} at corner (${w.iy[j]}, ${w.ix[j]}) does not fit the ${w.height}x${w.width} object with N=${w.n}`);
     }
+    if (!(Math.abs(w.fy[j]) <= 1 && Math.abs(w.fx[j]) <= 1)) fail(`window ${j} has sub-pixel shift (${w.fy[j]}, ${w.fx[j]}) outside [-1, 1]`);
   }
+}
+
+/** Sub-pixel flags of the positions (fractions at or above SUBPIXEL_TOLERANCE). */
+function subpixelFlags(fy: Float64Array, fx: Float64Array, out: Uint8Array): void {
+  for (let j = 0; j < out.length; j++) {
+    out[j] = Math.abs(fy[j]) >= SUBPIXEL_TOLERANCE || Math.abs(fx[j]) >= SUBPIXEL_TOLERANCE ? 1 : 0;
+  }
+}
+
+/** Cache slots: one per sub-pixel position, in order, up to `limit`; -1 elsewhere. Returns the slots used. */
+function assignSlots(subpixel: Uint8Array, slotOf: Int32Array, limit: number): number {
+  slotOf.fill(-1);
+  let slots = 0;
+  for (let j = 0; j < subpixel.length && slots < limit; j++) if (subpixel[j]) slotOf[j] = slots++;
+  return slots;
+}
+
+function validateProblem(p: EngineProblem): void {
+  const w = p.windows;
+  validateWindows(w);
   if (!(Number.isInteger(p.modes) && p.modes >= 1)) fail(`probe modes must be an integer >= 1, got ${p.modes}`);
   if (!(p.diffraction instanceof Float32Array)) fail("the diffraction stack must be a Float32Array");
   if (p.diffraction.length !== w.count * w.n * w.n) {
@@ -275,14 +307,11 @@ export class CpuEngine implements Engine {
       xrfModel: problem.xrf?.model ?? "lsq",
     };
     const subpixel = new Uint8Array(w.count);
-    for (let j = 0; j < w.count; j++) {
-      subpixel[j] = Math.abs(cfg.fy[j]) >= SUBPIXEL_TOLERANCE || Math.abs(cfg.fx[j]) >= SUBPIXEL_TOLERANCE ? 1 : 0;
-    }
+    subpixelFlags(cfg.fy, cfg.fx, subpixel);
     const slotBytes = 4 * 2 * K * nn;
     const maxSlots = Math.floor(this.cacheBytes / slotBytes);
-    const slotOf = new Int32Array(new SharedArrayBuffer(4 * w.count)).fill(-1);
-    let slots = 0;
-    for (let j = 0; j < w.count && slots < maxSlots; j++) if (subpixel[j]) slotOf[j] = slots++;
+    const slotOf = new Int32Array(new SharedArrayBuffer(4 * w.count));
+    const slots = assignSlots(subpixel, slotOf, maxSlots);
     const inThread = this.inThread;
     const f32 = (len: number) => (inThread ? new Float32Array(len) : sharedF32(len));
     const sh: Shared = {
@@ -297,6 +326,7 @@ export class CpuEngine implements Engine {
       slotOf,
       allPositions: Int32Array.from({ length: w.count }, (_, j) => j),
       subpixel,
+      maxSlots,
     };
     const result: EvalResult = {
       lossPtycho: 0, lossXrf: 0,
@@ -304,6 +334,7 @@ export class CpuEngine implements Engine {
       gProbePtycho: new Float32Array(2 * K * nn),
       gMaps: new Float32Array(E * hw),
       gProbeXrf: new Float32Array(2 * K * nn),
+      gPositions: new Float32Array(2 * w.count),
     };
     this.probeVersion = 0;
     const common = {
@@ -314,6 +345,7 @@ export class CpuEngine implements Engine {
       this.local = new CpuKernel(cfg, {
         ...common,
         gObject: result.gObject, gProbePtycho: result.gProbePtycho!, gMaps: result.gMaps!, gProbeXrf: result.gProbeXrf!,
+        gPositions: new Float64Array(2 * w.count),
       });
     } else {
       await this.startWorkers(cfg, common, hw, E, K * nn);
@@ -324,7 +356,7 @@ export class CpuEngine implements Engine {
   }
 
   private async startWorkers(
-    cfg: KernelConfig, common: Omit<KernelBuffers, "gObject" | "gProbePtycho" | "gMaps" | "gProbeXrf">,
+    cfg: KernelConfig, common: Omit<KernelBuffers, "gObject" | "gProbePtycho" | "gMaps" | "gProbeXrf" | "gPositions">,
     hw: number, E: number, probeComplex: number,
   ): Promise<void> {
     const url = workerScriptUrl();
@@ -334,6 +366,7 @@ export class CpuEngine implements Engine {
         ...common,
         gObject: sharedF32(2 * hw), gProbePtycho: sharedF32(2 * probeComplex), gMaps: sharedF32(E * hw),
         gProbeXrf: sharedF32(2 * probeComplex),
+        gPositions: new Float64Array(new SharedArrayBuffer(8 * 2 * cfg.npos)),
       };
       this.workerBufs.push(buf);
       this.workers.push(new WorkerHandle(url, { cfg, buf }, t));
@@ -389,17 +422,20 @@ export class CpuEngine implements Engine {
     sh.maps.set(maps);
   }
 
-  /** Split list[0..m) into `threads` contiguous chunks of about equal cost (sub-pixel positions cost more). */
-  private partition(list: Int32Array, m: number, sh: Shared, subCost: number): void {
+  /**
+   * Split list[0..m) into `threads` contiguous chunks of about equal cost (sub-pixel positions cost subCost,
+   * integer ones intCost).
+   */
+  private partition(list: Int32Array, m: number, sh: Shared, subCost: number, intCost = 1): void {
     const T = this.threads;
     let total = 0;
-    for (let i = 0; i < m; i++) total += sh.subpixel[list[i]] ? subCost : 1;
+    for (let i = 0; i < m; i++) total += sh.subpixel[list[i]] ? subCost : intCost;
     let i = 0, acc = 0;
     for (let t = 0; t < T; t++) {
       const target = (total * (t + 1)) / T;
       const start = i;
-      while (i < m && (t === T - 1 || acc + (sh.subpixel[list[i]] ? subCost : 1) / 2 <= target)) {
-        acc += sh.subpixel[list[i]] ? subCost : 1;
+      while (i < m && (t === T - 1 || acc + (sh.subpixel[list[i]] ? subCost : intCost) / 2 <= target)) {
+        acc += sh.subpixel[list[i]] ? subCost : intCost;
         i++;
       }
       this.chunkFirst[t] = start;
@@ -438,7 +474,8 @@ export class CpuEngine implements Engine {
     if (req.xrf) this.syncMaps(state.maps, sh);
     const m = this.writePositions(req, sh);
     let lossPtycho = 0, lossXrf = 0;
-    const flags = { ptycho: !!req.ptycho, xrf: !!req.xrf, probeGradient: pg };
+    const pos = !!req.positionGradient && !!req.ptycho;
+    const flags = { ptycho: !!req.ptycho, xrf: !!req.xrf, probeGradient: pg, positionGradient: pos };
     if (this.local) {
       const t0 = performance.now();
       this.local.evaluate(0, m, flags, version);
@@ -446,11 +483,14 @@ export class CpuEngine implements Engine {
       lossPtycho = this.local.lossPtycho;
       lossXrf = this.local.lossXrf;
       if (!req.ptycho) result.gObject.fill(0);
+      if (pos) result.gPositions!.set(this.local.buf.gPositions);
     } else {
       // relative cost of a sub-pixel position (measured on the bench preset): its probe-gradient FFTs and,
-      // after a probe change, its shift
-      const subCost = 1 + (pg ? 0.35 * (Number(flags.ptycho) + Number(flags.xrf)) : 0) + (version !== before ? 0.3 : 0);
-      this.partition(sh.positions, m, sh, subCost);
+      // after a probe change, its shift; position gradients add a pass over the window (~8 %) and, for a
+      // sub-pixel position without the probe gradient, one FFT per mode
+      const subCost = 1 + (pg ? 0.35 * (Number(flags.ptycho) + Number(flags.xrf)) : 0) + (version !== before ? 0.3 : 0) +
+        (pos ? (pg ? 0.08 : 0.35) : 0);
+      this.partition(sh.positions, m, sh, subCost, pos ? 1.08 : 1);
       const busy: number[] = [];
       const calls: Promise<WorkerReply>[] = [];
       for (let t = 0; t < this.threads; t++) {
@@ -470,6 +510,14 @@ export class CpuEngine implements Engine {
       if (req.ptycho && pg) reduce(result.gProbePtycho!, bufs.map((b) => b.gProbePtycho));
       if (req.xrf) reduce(result.gMaps!, bufs.map((b) => b.gMaps));
       if (req.xrf && pg) reduce(result.gProbeXrf!, bufs.map((b) => b.gProbeXrf));
+      if (pos) {
+        const out = result.gPositions!;
+        out.fill(0);
+        for (const b of bufs) {
+          const g = b.gPositions;
+          for (let i = 0; i < out.length; i++) out[i] += g[i];
+        }
+      }
     }
     return {
       lossPtycho: req.ptycho ? lossPtycho : 0,
@@ -478,6 +526,53 @@ export class CpuEngine implements Engine {
       gProbePtycho: req.ptycho && pg ? result.gProbePtycho : null,
       gMaps: req.xrf ? result.gMaps : null,
       gProbeXrf: req.xrf && pg ? result.gProbeXrf : null,
+      gPositions: pos ? result.gPositions : null,
+    };
+  }
+
+  setWindows(windows: ScanWindows): Promise<void> {
+    return this.run("setWindows", () => this.doSetWindows(windows));
+  }
+
+  private async doSetWindows(windows: ScanWindows): Promise<void> {
+    const { problem, sh } = this.loaded();
+    const cfg = sh.cfg, npos = cfg.npos;
+    if (windows.height !== cfg.height || windows.width !== cfg.width || windows.n !== cfg.n || windows.count !== npos) {
+      fail(
+        `setWindows needs the loaded ${npos} positions of ${cfg.n}x${cfg.n} windows on the ${cfg.height}x${cfg.width} ` +
+          `object, got ${windows.count} of ${windows.n}x${windows.n} on ${windows.height}x${windows.width}`,
+      );
+    }
+    validateWindows(windows);
+    const iy = Int32Array.from(windows.iy.subarray(0, npos)), ix = Int32Array.from(windows.ix.subarray(0, npos));
+    const fy = Float64Array.from(windows.fy.subarray(0, npos)), fx = Float64Array.from(windows.fx.subarray(0, npos));
+    // the engine's config (the in-thread kernel's too) and the balancing costs
+    cfg.iy.set(iy);
+    cfg.ix.set(ix);
+    cfg.fy.set(fy);
+    cfg.fx.set(fx);
+    subpixelFlags(fy, fx, sh.subpixel);
+    // shifted-probe cache: reassign slots, grow it within the budget if more positions need one, invalidate
+    let needed = 0;
+    for (let j = 0; j < npos; j++) needed += sh.subpixel[j];
+    const slots = Math.min(needed, sh.maxSlots);
+    if (slots > sh.cacheVersion.length) {
+      const len = slots * 2 * cfg.modes * cfg.n * cfg.n;
+      sh.cache = this.local ? new Float32Array(len) : sharedF32(len);
+      sh.cacheVersion = this.local ? new Int32Array(slots) : new Int32Array(new SharedArrayBuffer(4 * slots));
+    }
+    assignSlots(sh.subpixel, sh.slotOf, sh.cacheVersion.length);
+    sh.cacheVersion.fill(0);
+    if (this.local) {
+      this.local.setWindows(iy, ix, fy, fx, sh.cache, sh.cacheVersion);
+    } else {
+      await Promise.all(this.workers.map((h) => h.call({ t: "win", iy, ix, fy, fx, cache: sh.cache, cacheVersion: sh.cacheVersion })));
+    }
+    const corner = new Float64Array(2 * npos);
+    corner.set((windows.corner ?? new Float64Array(0)).subarray(0, 2 * npos));
+    this.problem = {
+      ...problem,
+      windows: { height: cfg.height, width: cfg.width, n: cfg.n, count: npos, corner, iy, ix, fy, fx },
     };
   }
 

@@ -19,6 +19,17 @@
  *         dL/dc_e += s_e r_ej S_j^T I_j,   w_j = sum_e s_e r_ej S_j c_e
  *         dL/dP_k* += P_k . sum_{integer j} w_j  +  cb . s IDFT( sum_{sub-pixel j} conj(ramp_j) . DFT(Qc_k . w_j) )
  *
+ * Position gradient (physics/positionGradient.ts): with w_k = conj(S_j O) . G_k (so dL/dQ_k* = cb . w_k),
+ *   dL/dcorner_y = 2 Re sum_k <cb . w_k, dQ_k/df_y>,   dQ/df_y = F^H diag(-2 pi i kappa_y / N) F Q,  kappa = k - N/2
+ * (same for x), evaluated two ways:
+ *   - sub-pixel positions, in frequency (Parseval), with U_k = DFT(Qc_k) = ramp_j . DFT(cb . P_k):
+ *       (4 pi / N^3) sum_k sum_kappa kappa_y Im( conj(DFT(w_k)) . U_k )
+ *     DFT(w_k) is the transform the sub-pixel probe gradient computes anyway (accumulated as
+ *     conj(ramp) . DFT(w_k)); otherwise it costs one forward FFT per mode;
+ *   - integer positions, in space: 2 sum Re(conj(w_k) . dPc_k,y) with dPc_k,y = cb . dP_k/df_y =
+ *     s IDFT(-2 pi i kappa_y / N . DFT(cb . P_k)) computed once per probe version (no FFT per position).
+ * Position gradients off change nothing in the hot loop.
+ *
  * Frequency-domain arrays are in the bit-reversed layout of fft2d.ts; ramps are stored in the same layout.
  * Positions with |fy|, |fx| < 1e-6 count as integer (no shift, no extra FFTs).
  */
@@ -67,6 +78,8 @@ export interface KernelBuffers {
   gProbePtycho: Float32Array;
   gMaps: Float32Array;
   gProbeXrf: Float32Array;
+  /** dL_ptycho/d(corner_y, corner_x) per position [2 npos] (zeroed by the kernel when requested). */
+  gPositions: Float64Array;
   /** Shifted-probe cache, shared by all kernels: slots of K x (re plane, im plane) Float32, N^2 each. */
   cache: Float32Array;
   /** Probe version each slot was computed for (0: never). */
@@ -105,6 +118,8 @@ export interface EvalFlags {
   ptycho: boolean;
   xrf: boolean;
   probeGradient: boolean;
+  /** dL_ptycho/d(corner) into buf.gPositions (with ptycho only). */
+  positionGradient?: boolean;
 }
 
 export class CpuKernel {
@@ -117,6 +132,8 @@ export class CpuKernel {
   private readonly freqIndex: Int32Array;
   private readonly checker: Float64Array;
   private readonly subpixel: Uint8Array;
+  /** Centred frequency kappa = bitrev(i) - N/2 of stored row / column i. */
+  private readonly kappa: Float64Array;
 
   // scratch (Float64 split planes, K x N^2 unless noted)
   private readonly wr: Float64Array;
@@ -146,6 +163,12 @@ export class CpuKernel {
 
   private probeVersion = 0;
   private fpVersion = 0;
+  /** cb . dP/df_y and cb . dP/df_x (split planes, K x N^2 each), for integer-position gradients. */
+  private dyr: Float64Array | null = null;
+  private dyi: Float64Array | null = null;
+  private dxr: Float64Array | null = null;
+  private dxi: Float64Array | null = null;
+  private dpVersion = 0;
   // the shifted probe of the current position: q[qOff + k*2N^2 + (0 | N^2) + p]
   private q: Float32Array;
   private qOff = 0;
@@ -168,9 +191,9 @@ export class CpuKernel {
     this.checker = new Float64Array(nn);
     for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) this.checker[y * n + x] = (x + y) & 1 ? -1 : 1;
     this.subpixel = new Uint8Array(cfg.npos);
-    for (let j = 0; j < cfg.npos; j++) {
-      this.subpixel[j] = Math.abs(cfg.fy[j]) >= SUBPIXEL_TOLERANCE || Math.abs(cfg.fx[j]) >= SUBPIXEL_TOLERANCE ? 1 : 0;
-    }
+    this.updateSubpixel();
+    this.kappa = new Float64Array(n);
+    for (let i = 0; i < n; i++) this.kappa[i] = this.fft.bitrev[i] - n / 2;
     const arena = new Arena((10 * K + 5) * nn, 15);
     const plane = () => arena.take(K * nn);
     this.wr = plane(); this.wi = plane();
@@ -189,6 +212,33 @@ export class CpuKernel {
     this.pc = new Float32Array(2 * K * nn);
     this.qScratch = new Float32Array(2 * K * nn);
     this.q = this.pc;
+  }
+
+  private updateSubpixel(): void {
+    const cfg = this.cfg;
+    for (let j = 0; j < cfg.npos; j++) {
+      this.subpixel[j] = Math.abs(cfg.fy[j]) >= SUBPIXEL_TOLERANCE || Math.abs(cfg.fx[j]) >= SUBPIXEL_TOLERANCE ? 1 : 0;
+    }
+  }
+
+  /**
+   * Move the positions (same count): new integer corners and fractions, and the shifted-probe cache to use
+   * (possibly reallocated by the engine, which also rewrites the shared slotOf and zeroes cacheVersion).
+   */
+  setWindows(iy: Int32Array, ix: Int32Array, fy: Float64Array, fx: Float64Array, cache: Float32Array, cacheVersion: Int32Array): void {
+    const cfg = this.cfg;
+    if (iy.length !== cfg.npos || ix.length !== cfg.npos || fy.length !== cfg.npos || fx.length !== cfg.npos) {
+      throw new Error(`cpu engine: setWindows needs ${cfg.npos} positions`);
+    }
+    cfg.iy.set(iy);
+    cfg.ix.set(ix);
+    cfg.fy.set(fy);
+    cfg.fx.set(fx);
+    this.updateSubpixel();
+    this.buf.cache = cache;
+    this.buf.cacheVersion = cacheVersion;
+    this.q = this.pc;
+    this.qOff = 0;
   }
 
   // ---------------------------------------------------------------- probe versions and shifted probes
@@ -248,20 +298,54 @@ export class CpuKernel {
     }
   }
 
+  /** fpr/fpi = DFT(cb . P_k) for the current probe version (touches no other scratch). */
+  private ensureFp(): void {
+    if (this.fpVersion === this.probeVersion) return;
+    const { nn, modes: K, fft, fpr, fpi, pc } = this;
+    for (let k = 0; k < K; k++) {
+      for (let i = 0; i < nn; i++) {
+        fpr[k * nn + i] = pc[2 * k * nn + i];
+        fpi[k * nn + i] = pc[2 * k * nn + nn + i];
+      }
+      fft.forward(fpr, fpi, k * nn);
+    }
+    this.fpVersion = this.probeVersion;
+  }
+
+  /** dyr/dyi, dxr/dxi = cb . dP/df = s IDFT(-2 pi i kappa / N . DFT(cb . P)) for the current probe version. */
+  private ensureDp(): void {
+    if (this.dpVersion === this.probeVersion && this.dyr) return;
+    this.ensureFp();
+    const { n, nn, modes: K, fft, fpr, fpi, kappa } = this;
+    if (!this.dyr) {
+      this.dyr = new Float64Array(K * nn); this.dyi = new Float64Array(K * nn);
+      this.dxr = new Float64Array(K * nn); this.dxi = new Float64Array(K * nn);
+    }
+    const dyr = this.dyr, dyi = this.dyi!, dxr = this.dxr!, dxi = this.dxi!;
+    const c = (2 * Math.PI) / n, s = 1 / nn;
+    for (let k = 0; k < K; k++) {
+      const o = k * nn;
+      for (let y = 0; y < n; y++) {
+        for (let x = 0, p = o + y * n; x < n; x++, p++) {
+          // -2 pi i kappa / N . (a + i b) = (2 pi kappa / N) (b - i a)
+          const a = fpr[p], b = fpi[p], cy = c * kappa[y], cx = c * kappa[x];
+          dyr[p] = cy * b; dyi[p] = -cy * a;
+          dxr[p] = cx * b; dxi[p] = -cx * a;
+        }
+      }
+      fft.inverse(dyr, dyi, o);
+      fft.inverse(dxr, dxi, o);
+      for (let p = o; p < o + nn; p++) {
+        dyr[p] *= s; dyi[p] *= s; dxr[p] *= s; dxi[p] *= s;
+      }
+    }
+    this.dpVersion = this.probeVersion;
+  }
+
   /** dst[off..] = Qc = s IDFT(ramp . DFT(cb . P)) for every mode, with the current ramps. */
   private shiftProbe(dst: Float32Array, off: number): void {
     const { n, nn, modes: K, fft, wr, wi, fpr, fpi, ryr, ryi, rxr, rxi } = this;
-    if (this.fpVersion !== this.probeVersion) {
-      const pc = this.pc;
-      for (let k = 0; k < K; k++) {
-        for (let i = 0; i < nn; i++) {
-          fpr[k * nn + i] = pc[2 * k * nn + i];
-          fpi[k * nn + i] = pc[2 * k * nn + nn + i];
-        }
-        fft.forward(fpr, fpi, k * nn);
-      }
-      this.fpVersion = this.probeVersion;
-    }
+    this.ensureFp();
     const s = 1 / nn;
     for (let k = 0; k < K; k++) {
       const o = k * nn;
@@ -285,10 +369,21 @@ export class CpuKernel {
 
   /** acc[plane k] += conj(ramp) . DFT(w[plane k]) for every mode (w is overwritten). */
   private accumulateShifted(accR: Float64Array, accI: Float64Array): void {
-    const { n, nn, modes: K, fft, wr, wi, ryr, ryi, rxr, rxi } = this;
+    this.forwardW();
+    this.accumulateSpectrum(accR, accI);
+  }
+
+  /** wr/wi planes k = DFT(wr/wi planes k), every mode. */
+  private forwardW(): void {
+    const { nn, modes: K, fft, wr, wi } = this;
+    for (let k = 0; k < K; k++) fft.forward(wr, wi, k * nn);
+  }
+
+  /** acc[plane k] += conj(ramp) . wr/wi[plane k] for every mode (wr/wi hold spectra). */
+  private accumulateSpectrum(accR: Float64Array, accI: Float64Array): void {
+    const { n, nn, modes: K, wr, wi, ryr, ryi, rxr, rxi } = this;
     for (let k = 0; k < K; k++) {
       const o = k * nn;
-      fft.forward(wr, wi, o);
       for (let y = 0; y < n; y++) {
         const cyr = ryr[y], cyi = -ryi[y];
         for (let x = 0, p = o + y * n; x < n; x++, p++) {
@@ -301,6 +396,42 @@ export class CpuKernel {
     }
   }
 
+  /**
+   * Sub-pixel position j with position gradients, the spectra W_k = DFT(w_k) in wr/wi: dL/d(corner) goes into
+   * buf.gPositions: (4 pi / N^3) sum_k sum kappa Im(conj(W_k) U_k) with U_k = ramp_j . DFT(cb . P_k), i.e.
+   * Im(conj(X_k) . DFT(cb . P_k)) with X_k = conj(ramp_j) . W_k (|ramp| = 1), and (when `accumulate`) X_k is
+   * added to the ptycho probe-gradient accumulators, in the same pass over the spectra.
+   */
+  private subpixelSpectrum(j: number, accumulate: boolean): void {
+    this.ensureFp();
+    const { n, nn, modes: K, wr, wi, fpr, fpi, ryr, ryi, rxr, rxi, kappa, apr, api } = this;
+    let gy = 0, gx = 0;
+    for (let k = 0; k < K; k++) {
+      const o = k * nn;
+      for (let y = 0; y < n; y++) {
+        const cyr = ryr[y], cyi = -ryi[y];
+        let row = 0, rowX = 0;
+        for (let x = 0, p = o + y * n; x < n; x++, p++) {
+          const rr = cyr * rxr[x] + cyi * rxi[x], ri = cyi * rxr[x] - cyr * rxi[x]; // conj(ry) conj(rx)
+          const a = wr[p], b = wi[p];
+          const xr = a * rr - b * ri, xi = a * ri + b * rr;
+          if (accumulate) {
+            apr[p] += xr;
+            api[p] += xi;
+          }
+          const im = xr * fpi[p] - xi * fpr[p];
+          row += im;
+          rowX += kappa[x] * im;
+        }
+        gy += kappa[y] * row;
+        gx += rowX;
+      }
+    }
+    const c = (4 * Math.PI) / (n * nn);
+    this.buf.gPositions[2 * j] += c * gy;
+    this.buf.gPositions[2 * j + 1] += c * gx;
+  }
+
   // ---------------------------------------------------------------- evaluate
 
   /**
@@ -311,12 +442,14 @@ export class CpuKernel {
     const { buf, cfg } = this;
     this.syncProbe(probeVersion);
     const pg = flags.probeGradient;
+    const pos = !!flags.positionGradient && flags.ptycho;
     this.lossPtycho = 0;
     this.lossXrf = 0;
     this.anySubP = false;
     this.anySubX = false;
     if (flags.ptycho) {
       buf.gObject.fill(0);
+      if (pos) buf.gPositions.fill(0);
       if (pg) {
         this.apr.fill(0); this.api.fill(0); this.bpr.fill(0); this.bpi.fill(0);
       }
@@ -334,7 +467,7 @@ export class CpuKernel {
       const sub = this.subpixel[j] === 1;
       if (sub) this.ramps(j);
       this.selectProbe(j);
-      if (flags.ptycho) this.ptychoPosition(j, sub, pg);
+      if (flags.ptycho) this.ptychoPosition(j, sub, pg, pos);
       if (flags.xrf) this.xrfPosition(j, sub, pg, true);
     }
     if (pg && flags.ptycho) this.finishProbeGradient(this.bpr, this.bpi, this.apr, this.api, this.anySubP, buf.gProbePtycho, false);
@@ -392,7 +525,7 @@ export class CpuKernel {
     }
   }
 
-  private ptychoPosition(j: number, sub: boolean, pg: boolean): void {
+  private ptychoPosition(j: number, sub: boolean, pg: boolean, pos: boolean): void {
     const { n, nn, modes: K, wr, wi, mult, fft } = this;
     this.exitWaves(j);
     this.lossPtycho += this.lossAndMultiplier(j);
@@ -407,22 +540,43 @@ export class CpuKernel {
       }
       fft.inverse(wr, wi, o);
     }
-    // back-projection: object gradient, and the probe gradient in space (integer) or into wr/wi (sub-pixel)
+    // back-projection: object gradient, and the probe gradient in space (integer) or into wr/wi (sub-pixel);
+    // w = conj(S_j O) . G goes into wr/wi when its spectrum is needed (sub-pixel probe gradient, positions)
     const q = this.q, obj = this.buf.object, g = this.buf.gObject, W = this.cfg.width;
     const iy = this.cfg.iy[j], ix = this.cfg.ix[j];
     const bpr = this.bpr, bpi = this.bpi;
+    const storeW = sub && (pg || pos), accB = pg && !sub, dotInt = pos && !sub;
+    if (dotInt) this.ensureDp();
+    const dyr = this.dyr!, dyi = this.dyi!, dxr = this.dxr!, dxi = this.dxi!;
+    let gy = 0, gx = 0;
     for (let k = 0; k < K; k++) {
       const qr0 = this.qOff + 2 * k * nn, qi0 = qr0 + nn, o = k * nn;
       for (let y = 0; y < n; y++) {
         let ob = 2 * ((iy + y) * W + ix);
         const row = o + y * n, qr1 = qr0 + y * n, qi1 = qi0 + y * n;
-        if (!pg) {
+        if (dotInt) {
+          // integer position: probe gradient (if asked) and the position gradient 2 Re <w, cb dP/df> in space
+          for (let x = 0; x < n; x++, ob += 2) {
+            const gr = wr[row + x], gi = wi[row + x], qr = q[qr1 + x], qi = q[qi1 + x];
+            const or = obj[ob], oi = obj[ob + 1];
+            g[ob] += qr * gr + qi * gi;
+            g[ob + 1] += qr * gi - qi * gr;
+            const wre = or * gr + oi * gi, wim = or * gi - oi * gr;
+            if (accB) {
+              bpr[row + x] += wre;
+              bpi[row + x] += wim;
+            }
+            const p = row + x;
+            gy += wre * dyr[p] + wim * dyi[p];
+            gx += wre * dxr[p] + wim * dxi[p];
+          }
+        } else if (!storeW && !accB) {
           for (let x = 0; x < n; x++, ob += 2) {
             const gr = wr[row + x], gi = wi[row + x], qr = q[qr1 + x], qi = q[qi1 + x];
             g[ob] += qr * gr + qi * gi;
             g[ob + 1] += qr * gi - qi * gr;
           }
-        } else if (!sub) {
+        } else if (accB) {
           for (let x = 0; x < n; x++, ob += 2) {
             const gr = wr[row + x], gi = wi[row + x], qr = q[qr1 + x], qi = q[qi1 + x];
             const or = obj[ob], oi = obj[ob + 1];
@@ -443,9 +597,16 @@ export class CpuKernel {
         }
       }
     }
-    if (pg && sub) {
-      this.accumulateShifted(this.apr, this.api);
-      this.anySubP = true;
+    if (dotInt) {
+      this.buf.gPositions[2 * j] += 2 * gy;
+      this.buf.gPositions[2 * j + 1] += 2 * gx;
+    }
+    if (storeW) {
+      this.forwardW();
+      // without position gradients this is exactly the probe-gradient accumulation (no extra branches)
+      if (pos) this.subpixelSpectrum(j, pg);
+      else this.accumulateSpectrum(this.apr, this.api);
+      if (pg) this.anySubP = true;
     }
   }
 

@@ -1,18 +1,26 @@
 /**
  * Worker thread of the cpu engine: one CpuKernel over the SharedArrayBuffers handed over in workerData.
  * Protocol (one small message each way per call; see cpuEngine.ts):
- *   -> { t: "eval", first, count, ptycho, xrf, probeGradient, version }   <- { lossPtycho, lossXrf }
+ *   -> { t: "eval", first, count, ptycho, xrf, probeGradient, positionGradient, version }   <- { lossPtycho, lossXrf }
  *   -> { t: "int", start, count, version, out, outOffset }                <- {}
  *   -> { t: "fluo", first, count, version }                               <- {}
+ *   -> { t: "win", iy, ix, fy, fx, cache, cacheVersion }                   <- {}   (moved positions)
  * Any failure answers { error } (the message and stack).
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { CpuKernel, type KernelBuffers, type KernelConfig } from "./kernel.js";
 
 export type WorkerRequest =
-  | { t: "eval"; first: number; count: number; ptycho: boolean; xrf: boolean; probeGradient: boolean; version: number }
+  | {
+    t: "eval"; first: number; count: number; ptycho: boolean; xrf: boolean; probeGradient: boolean;
+    positionGradient: boolean; version: number;
+  }
   | { t: "int"; start: number; count: number; version: number; out: Float32Array; outOffset: number }
-  | { t: "fluo"; first: number; count: number; version: number };
+  | { t: "fluo"; first: number; count: number; version: number }
+  | {
+    t: "win"; iy: Int32Array; ix: Int32Array; fy: Float64Array; fx: Float64Array; cache: Float32Array;
+    cacheVersion: Int32Array;
+  };
 
 export interface WorkerReply {
   lossPtycho?: number;
@@ -45,6 +53,9 @@ port.on("message", (m: WorkerRequest) => {
         break;
       case "fluo":
         kernel.fluorescence(m.first, m.count, m.version);
+        break;
+      case "win":
+        kernel.setWindows(m.iy, m.ix, m.fy, m.fx, m.cache, m.cacheVersion);
         break;
       default:
         throw new Error(`unknown request ${(m as { t: string }).t}`);
