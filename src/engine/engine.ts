@@ -52,6 +52,8 @@ export interface EvalRequest {
   xrf: boolean;
   /** Also return dL/dP* of each requested term. */
   probeGradient: boolean;
+  /** Ptychography noise model of this call (a noise-model schedule); EngineProblem.ptychoModel when absent. */
+  ptychoModel?: PtychoNoiseModel;
   /** Positions of a mini-batch; all positions when absent. */
   positions?: Int32Array;
   /**

@@ -82,6 +82,7 @@ export class ReferenceEngine implements Engine {
     const out = this.out!;
     const nn = p.windows.n * p.windows.n;
     const positions = this.positions(req);
+    const model = req.ptychoModel ?? p.ptychoModel;
     out.gObject.fill(0);
     out.gProbePtycho!.fill(0);
     out.gProbeXrf!.fill(0);
@@ -94,11 +95,11 @@ export class ReferenceEngine implements Engine {
       for (const j of positions) {
         const measured = p.diffraction.subarray(j * nn, (j + 1) * nn);
         out.lossPtycho += ptychoLossGradient(
-          state.object, state.probe, p.windows, j, 1, measured, p.ptychoModel,
+          state.object, state.probe, p.windows, j, 1, measured, model,
           out.gObject, req.probeGradient ? out.gProbePtycho : null, { background: p.background ?? 0 },
         );
         if (posGrad) {
-          ptychoPositionGradient(state.object, state.probe, p.windows, j, 1, measured, p.ptychoModel, this.gPos64, {
+          ptychoPositionGradient(state.object, state.probe, p.windows, j, 1, measured, model, this.gPos64, {
             background: p.background ?? 0,
           });
         }

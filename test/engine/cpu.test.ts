@@ -286,6 +286,23 @@ describe("cpu engine parity with src/physics (float64 reference)", () => {
   });
 
   for (const threads of [1, 2]) {
+    it(`${threads} thread(s): a per-call noise model overrides the problem's (noise-model schedules)`, async () => {
+      const c = makeCase(10, 1, "gaussian", "lsq");
+      const eng = engine(threads);
+      await eng.load(c.problem);
+      const switched = await eng.evaluate(c.state, { ptycho: true, xrf: false, probeGradient: true, ptychoModel: "poisson" });
+      const lossSwitched = switched.lossPtycho, gSwitched = Float32Array.from(switched.gObject);
+      const asLoaded = await eng.evaluate(c.state, { ptycho: true, xrf: false, probeGradient: true });
+      expect(Math.abs(asLoaded.lossPtycho - lossSwitched) / lossSwitched).toBeGreaterThan(1e-3);
+      const ref = reference({ ...c, problem: { ...c.problem, ptychoModel: "poisson" } });
+      expect(Math.abs(lossSwitched - ref.lossPtycho) / ref.lossPtycho).toBeLessThan(1e-5);
+      expect(relL2(gSwitched, ref.gObject)).toBeLessThan(1e-4);
+      await expect(eng.evaluate(c.state, { ptycho: true, xrf: false, probeGradient: false, ptychoModel: "laplace" as PtychoNoiseModel }))
+        .rejects.toThrow(/unknown ptychography noise model "laplace"/);
+    });
+  }
+
+  for (const threads of [1, 2]) {
     it(`${threads} thread(s): intensities() and fluorescence() equal the reference`, async () => {
       const c = makeCase(9, 2, "poisson", "lsq", 3);
       const eng = engine(threads);

@@ -475,7 +475,10 @@ export class CpuEngine implements Engine {
     const m = this.writePositions(req, sh);
     let lossPtycho = 0, lossXrf = 0;
     const pos = !!req.positionGradient && !!req.ptycho;
-    const flags = { ptycho: !!req.ptycho, xrf: !!req.xrf, probeGradient: pg, positionGradient: pos };
+    if (req.ptychoModel && !["gaussian", "poisson", "weighted"].includes(req.ptychoModel)) {
+      throw new Error(`cpu engine: unknown ptychography noise model "${req.ptychoModel as string}" (gaussian, poisson, weighted)`);
+    }
+    const flags = { ptycho: !!req.ptycho, xrf: !!req.xrf, probeGradient: pg, positionGradient: pos, ...(req.ptychoModel ? { ptychoModel: req.ptychoModel } : {}) };
     if (this.local) {
       const t0 = performance.now();
       this.local.evaluate(0, m, flags, version);

@@ -120,10 +120,14 @@ export interface EvalFlags {
   probeGradient: boolean;
   /** dL_ptycho/d(corner) into buf.gPositions (with ptycho only). */
   positionGradient?: boolean;
+  /** Noise model of this call; the problem's when absent. */
+  ptychoModel?: PtychoNoiseModel;
 }
 
 export class CpuKernel {
   readonly cfg: KernelConfig;
+  /** Noise model of the call in progress. */
+  private model: PtychoNoiseModel = "gaussian";
   readonly buf: KernelBuffers;
   private readonly fft: SplitFFT2;
   private readonly n: number;
@@ -439,6 +443,7 @@ export class CpuKernel {
    * (zeroed first); losses into lossPtycho / lossXrf, model fluorescence into buf.xrfModelOut.
    */
   evaluate(first: number, count: number, flags: EvalFlags, probeVersion: number): void {
+    this.model = flags.ptychoModel ?? this.cfg.ptychoModel;
     const { buf, cfg } = this;
     this.syncProbe(probeVersion);
     const pg = flags.probeGradient;
@@ -623,7 +628,7 @@ export class CpuKernel {
     // Loops run in natural frequency order (ky, kx): the measured frame is read sequentially and the
     // count > 0 branches follow the smooth pattern of zero counts (unpredictable in the bit-reversed order;
     // measured 8 % of a whole evaluate on the bench preset).
-    switch (this.cfg.ptychoModel) {
+    switch (this.model) {
       case "gaussian":
         for (let ky = 0, pm = mo; ky < n; ky++) {
           const rowW = br[ky] * n;
@@ -689,7 +694,7 @@ export class CpuKernel {
         }
         return loss;
       default:
-        throw new Error(`cpu engine: unknown ptychography noise model "${this.cfg.ptychoModel as string}"`);
+        throw new Error(`cpu engine: unknown ptychography noise model "${this.model as string}"`);
     }
   }
 
