@@ -4,11 +4,14 @@
  */
 import type { PtychoNoiseModel, XrfNoiseModel } from "../physics/losses.js";
 
-export type Mode = "joint" | "ptycho" | "xrf";
+export type Mode = "joint" | "ptycho" | "xrf" | "rpie";
 export type LinkChoice = "auto" | "linear" | "exponential";
 
 export interface SolverConfig {
-  /** joint: one objective over shared variables; ptycho / xrf: the separate baselines. */
+  /**
+   * joint: one objective over shared variables; ptycho / xrf: the separate baselines; rpie: the classic
+   * regularised ptychographic iterative engine (ptychography alone, its own update rule).
+   */
   mode: Mode;
   iterations: number;
   /** Compute engine: "cpu" (fast, worker threads) or "reference" (src/physics, one thread). */
@@ -18,7 +21,35 @@ export interface SolverConfig {
   seed: number;
   /** How element maps become the object; auto = exponential when the scan carries beta/delta for every element. */
   link: LinkChoice;
-  noise: { ptycho: PtychoNoiseModel; xrf: XrfNoiseModel };
+  /**
+   * Noise models. With switchAfter > 0 the ptychography term starts as `gaussian` and switches to `ptycho`
+   * after that many iterations, scaled so its gradient is continuous (switchScale: null = the analytic 1/2 of
+   * DAP Appendix A for poisson/weighted; or a number).
+   */
+  noise: { ptycho: PtychoNoiseModel; xrf: XrfNoiseModel; switchAfter: number; switchScale: number | null };
+  /**
+   * Adaptive total variation (DAP eq. 6-7) on the object (and the element maps with `maps`): its weight is
+   * set every step so that ATV = ratio x the data loss; ratio 0 turns it off.
+   */
+  atv: { ratio: number; p: number; q: number; eps: number; maps: boolean };
+  /**
+   * Mini-batches per iteration (epoch): "full" (one batch), or random groups whose size grows from `start`
+   * ("constant", "linear" by `factor` every `every` epochs, "geometric" x `factor` every `every` epochs), up to
+   * `max` (null: all positions).
+   */
+  batches: { growth: "full" | "constant" | "linear" | "geometric"; start: number; factor: number; every: number; max: number | null };
+  /** Reduce each group's step size by `factor` when the loss has not improved for `patience` epochs. */
+  plateau: { enabled: boolean; factor: number; patience: number; threshold: number; cooldown: number; minScale: number };
+  /**
+   * Gradient-based refinement of the scan positions after `refineAfter` iterations (ptychography term):
+   * Adam on the window corners with `rate` px steps, at most `maxStep` px per step; `affine` projects the
+   * refined positions onto the best affine map of the nominal ones.
+   */
+  positions: { refine: boolean; refineAfter: number; rate: number; maxStep: number; affine: boolean };
+  /** Starting object and probe: "default" (flat object, file or mean-pattern probe) or "autocorrelation" (DAP 2A). */
+  init: "default" | "autocorrelation";
+  /** rPIE's object and probe regularisation (mode "rpie"). */
+  rpie: { alpha: number; beta: number };
   /** Balance of the data terms: GradNorm (Chen et al. 2018) or fixed weights; w_ptycho + w_xrf = 2. */
   weights: { strategy: "gradnorm" | "fixed"; ptycho: number; xrf: number; alpha: number; rate: number };
   /**
@@ -36,6 +67,12 @@ export interface SolverConfig {
     refine: boolean;
     /** Probe refinement starts after this many iterations. */
     refineAfter: number;
+    /** Incoherent probe modes (mixed state); extra modes start at 10 % of the first's power, orthogonalised each epoch. */
+    modes: number;
+    /** Each epoch: move the probe's intensity centre to the window centre (and the object/maps with it). */
+    recentre: boolean;
+    /** Each epoch (ptycho mode): zero the probe's mean phase, the object taking the inverse factor. */
+    normalise: boolean;
   };
   /** Sub-pixel positions (Fourier-shifted probe); off rounds positions to whole pixels. */
   subpixel: boolean;
@@ -48,12 +85,18 @@ export const DEFAULT_CONFIG: SolverConfig = {
   threads: null,
   seed: 1,
   link: "auto",
-  noise: { ptycho: "gaussian", xrf: "lsq" },
+  noise: { ptycho: "gaussian", xrf: "lsq", switchAfter: 0, switchScale: null },
+  atv: { ratio: 0, p: 2, q: 1, eps: 1e-8, maps: false },
+  batches: { growth: "full", start: 32, factor: 2, every: 10, max: null },
+  plateau: { enabled: false, factor: 0.5, patience: 10, threshold: 1e-4, cooldown: 0, minScale: 0.01 },
+  positions: { refine: false, refineAfter: 20, rate: 0.1, maxStep: 0.5, affine: false },
+  init: "default",
+  rpie: { alpha: 0.1, beta: 1 },
   weights: { strategy: "gradnorm", ptycho: 1, xrf: 1, alpha: 1.5, rate: 0.05 },
   rates: { maps: 0.05, free: 0.05, object: 0.05, probe: 0.005 },
   adam: { beta1: 0.9, beta2: 0.999 },
   finalRateFraction: 0.05,
-  probe: { init: "auto", refine: true, refineAfter: 20 },
+  probe: { init: "auto", refine: true, refineAfter: 20, modes: 1, recentre: false, normalise: false },
   subpixel: true,
 };
 
@@ -68,8 +111,13 @@ export class ConfigError extends Error {
   }
 }
 
+/** Fields whose value may be null (their default meaning) or a number. */
+const NULLABLE = new Set(["threads", "noise.switchScale", "batches.max"]);
+
 const ONE_OF: Record<string, readonly string[]> = {
-  mode: ["joint", "ptycho", "xrf"],
+  mode: ["joint", "ptycho", "xrf", "rpie"],
+  init: ["default", "autocorrelation"],
+  "batches.growth": ["full", "constant", "linear", "geometric"],
   engine: ["cpu", "reference"],
   link: ["auto", "linear", "exponential"],
   "noise.ptycho": ["gaussian", "poisson", "weighted"],
@@ -95,13 +143,13 @@ export function resolveConfig(input: unknown = {}): SolverConfig {
         continue;
       }
       const def = target[k];
-      if (isPlainObject(def)) {
+      if (isPlainObject(def) && !NULLABLE.has(key)) {
         if (!isPlainObject(v)) problems.push(`"${key}" must be an object`);
         else merge(def, v, `${key}.`);
         continue;
       }
-      if (v === null && key === "threads") { target[k] = null; continue; }
-      const expected = key === "threads" ? "number" : typeof def;
+      if (v === null && NULLABLE.has(key)) { target[k] = null; continue; }
+      const expected = NULLABLE.has(key) ? "number" : typeof def;
       if (typeof v !== expected) {
         problems.push(`"${key}" must be a ${expected}, got ${JSON.stringify(v)}`);
         continue;
@@ -126,6 +174,17 @@ export function resolveConfig(input: unknown = {}): SolverConfig {
   check(c.weights.alpha >= 0 && c.weights.alpha <= 10, `"weights.alpha" must be in [0, 10], got ${c.weights.alpha}`);
   check(c.weights.rate >= 0 && c.weights.rate <= 1, `"weights.rate" must be in [0, 1], got ${c.weights.rate}`);
   check(Number.isInteger(c.probe.refineAfter) && c.probe.refineAfter >= 0, `"probe.refineAfter" must be a non-negative integer, got ${c.probe.refineAfter}`);
+  check(Number.isInteger(c.noise.switchAfter) && c.noise.switchAfter >= 0, `"noise.switchAfter" must be a non-negative integer, got ${c.noise.switchAfter}`);
+  check(c.noise.switchScale === null || c.noise.switchScale > 0, `"noise.switchScale" must be null or > 0, got ${c.noise.switchScale}`);
+  check(c.atv.ratio >= 0 && c.atv.p > 0 && c.atv.q > 0 && c.atv.eps > 0, `"atv.ratio" must be >= 0 and "atv.p", "atv.q", "atv.eps" > 0`);
+  check(Number.isInteger(c.batches.start) && c.batches.start >= 1, `"batches.start" must be an integer >= 1, got ${c.batches.start}`);
+  check(c.batches.factor > 0 && Number.isInteger(c.batches.every) && c.batches.every >= 1, `"batches.factor" must be > 0 and "batches.every" an integer >= 1`);
+  check(c.batches.max === null || (Number.isInteger(c.batches.max) && c.batches.max >= 1), `"batches.max" must be null or an integer >= 1, got ${c.batches.max}`);
+  check(c.plateau.factor > 0 && c.plateau.factor < 1 && Number.isInteger(c.plateau.patience) && c.plateau.patience >= 0, `"plateau.factor" must be in (0, 1) and "plateau.patience" a non-negative integer`);
+  check(c.plateau.minScale >= 0 && c.plateau.minScale <= 1 && c.plateau.threshold >= 0 && c.plateau.cooldown >= 0, `"plateau.minScale" must be in [0, 1], "plateau.threshold" and "plateau.cooldown" >= 0`);
+  check(Number.isInteger(c.positions.refineAfter) && c.positions.refineAfter >= 0 && c.positions.rate > 0 && c.positions.maxStep > 0, `"positions.refineAfter" must be a non-negative integer, "positions.rate" and "positions.maxStep" > 0`);
+  check(Number.isInteger(c.probe.modes) && c.probe.modes >= 1 && c.probe.modes <= 8, `"probe.modes" must be an integer in [1, 8], got ${c.probe.modes}`);
+  check(c.rpie.alpha >= 0 && c.rpie.alpha <= 1 && c.rpie.beta >= 0 && c.rpie.beta <= 1, `"rpie.alpha" and "rpie.beta" must be in [0, 1]`);
   if (problems.length) throw new ConfigError(problems);
   return c;
 }

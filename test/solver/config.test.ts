@@ -17,7 +17,7 @@ describe("solver config", () => {
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
       const p = (err as ConfigError).problems.join("\n");
-      expect(p).toMatch(/"mode" must be one of joint, ptycho, xrf, got "both"/);
+      expect(p).toMatch(/"mode" must be one of joint, ptycho, xrf, rpie, got "both"/);
       expect(p).toMatch(/"noise\.ptycho" must be one of gaussian, poisson, weighted/);
       expect(p).toMatch(/unknown field "bogus"/);
       expect(p).toMatch(/"threads" must be a number/);

@@ -23,8 +23,8 @@ export interface Comparison {
   object: { joint: { rel_error: number; cpcc: number }; ptycho: { rel_error: number; cpcc: number } };
   elements: Record<string, { joint: { rel_error: number }; xrf: { rel_error: number } }>;
   ratios: { object: number; elements: Record<string, number> };
-  final_loss: Record<Mode, number>;
-  time_s: Record<Mode, number>;
+  final_loss: Record<"joint" | "ptycho" | "xrf", number>;
+  time_s: Record<"joint" | "ptycho" | "xrf", number>;
 }
 
 export function formatComparison(c: Comparison): string {
@@ -61,9 +61,9 @@ ${SOLVER_HELP}
     if (!fs.existsSync(v.truth)) throw new UsageError(`no such file: ${v.truth}`, "compare");
     const base = solverConfigInput("compare", v);
     const prepared = await prepare(scanPath, v.truth);
-    const results = {} as Record<Mode, MethodResult>;
+    const results = {} as Record<"joint" | "ptycho" | "xrf", MethodResult>;
     let iterations = 0, engine = "";
-    for (const mode of ["joint", "ptycho", "xrf"] as Mode[]) {
+    for (const mode of ["joint", "ptycho", "xrf"] as const) {
       const progress = createProgress(io.err, io.isTTY, mode.padEnd(6));
       const { reconstruction: r, errors } = await solve(prepared, { ...base, mode }, (rec, total) => progress.update(rec, total));
       progress.done();
