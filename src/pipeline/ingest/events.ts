@@ -1,0 +1,62 @@
+/**
+ * Uploads from the event path S3 -> SQS -> Lambda: each SQS message body is an S3 event notification
+ * ({"Records": [...]}), or S3's one-off s3:TestEvent when the notification is configured.
+ */
+import type { S3EventRecord } from "aws-lambda";
+
+export interface UploadEvent {
+  bucket: string;
+  /** Decoded (S3 sends keys URL-encoded with '+' for spaces). */
+  key: string;
+  versionId?: string;
+  etag?: string;
+  size?: number;
+  sequencer?: string;
+  eventName: string;
+  eventTime?: string;
+}
+
+export class BadMessageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BadMessageError";
+  }
+}
+
+export function decodeS3Key(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, " "));
+  } catch {
+    return raw;
+  }
+}
+
+export function uploadFromRecord(r: S3EventRecord): UploadEvent {
+  const o = r.s3?.object;
+  const bucket = r.s3?.bucket?.name;
+  if (!o?.key || !bucket) throw new BadMessageError("an S3 record without bucket or key");
+  return {
+    bucket,
+    key: decodeS3Key(o.key),
+    eventName: r.eventName ?? "",
+    ...(o.versionId && o.versionId !== "null" ? { versionId: o.versionId } : {}),
+    ...(o.eTag ? { etag: o.eTag } : {}),
+    ...(typeof o.size === "number" ? { size: o.size } : {}),
+    ...(o.sequencer ? { sequencer: o.sequencer } : {}),
+    ...(r.eventTime ? { eventTime: r.eventTime } : {}),
+  };
+}
+
+/** The S3 records in one SQS message body ([] for S3's test event). ingestUpload ignores all but ObjectCreated. */
+export function uploadsFromMessage(body: string): UploadEvent[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new BadMessageError(`not JSON: ${body.slice(0, 80)}`);
+  }
+  const msg = parsed as { Event?: string; Records?: S3EventRecord[] };
+  if (msg.Event === "s3:TestEvent") return [];
+  if (!Array.isArray(msg.Records)) throw new BadMessageError("no Records in the message");
+  return msg.Records.filter((r) => r.eventSource === "aws:s3").map(uploadFromRecord);
+}

@@ -1,0 +1,96 @@
+/**
+ * The Lambda entry points (functions/): thin middy wrappers. Their dependencies come from the environment
+ * the stack sets (ENV), or are injected here; S3 is not touched by these cases, SNS is mocked.
+ */
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import type { Context } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { handler as ingestHandler, setDeps } from "../../functions/ingest.js";
+import { handler as notifyHandler, setNotifier } from "../../functions/notify.js";
+import { ingestDepsFromEnv } from "../../src/pipeline/ingest/awsDeps.js";
+import { ENV } from "../../src/pipeline/ingest/env.js";
+import { MemoryLogger } from "../../src/pipeline/ingest/log.js";
+import { MemoryNotifier } from "../../src/pipeline/notify/notifier.js";
+import { MemoryIdempotencyStore } from "../../src/pipeline/storage/idempotency.js";
+import type { ObjectStore } from "../../src/pipeline/storage/objectStore.js";
+import { MemorySubmitter } from "../../src/pipeline/submit/submitter.js";
+import { DEFAULT_SETTINGS } from "../../src/pipeline/ingest/ingest.js";
+import type { BatchJobEvent } from "../../src/pipeline/notify/batchEvents.js";
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+const context = { awsRequestId: "req-1", getRemainingTimeInMillis: () => 300_000 } as unknown as Context;
+const unused = () => {
+  throw new Error("not used by these cases");
+};
+
+afterAll(() => {
+  setDeps(null);
+  setNotifier(null);
+});
+
+describe("functions/ingest", () => {
+  it("returns the batch item failures of the SQS batch", async () => {
+    const log = new MemoryLogger();
+    setDeps({
+      objects: { head: unused, getText: unused, putJson: unused } as unknown as ObjectStore,
+      openScan: unused, submitter: new MemorySubmitter(), notifier: new MemoryNotifier(), uploads: new MemoryIdempotencyStore(),
+      settings: { ...DEFAULT_SETTINGS, resultsBucket: "r" }, log,
+    });
+    const s3rec = { eventSource: "aws:s3", eventName: "ObjectCreated:Put", s3: { bucket: { name: "b" }, object: { key: "incoming/a/readme.txt", size: 1 } } };
+    const res = await ingestHandler({
+      Records: [
+        { messageId: "ok", body: JSON.stringify({ Records: [s3rec] }) },
+        { messageId: "broken", body: "<xml/>" },
+      ],
+    } as never, context);
+    expect(res).toEqual({ batchItemFailures: [{ itemIdentifier: "broken" }] });
+    expect(log.messages()).toEqual(["ignored", "message failed; it will be retried"]);
+  });
+
+  it("builds its dependencies from the stack's environment, and names a missing variable", () => {
+    const env = {
+      AWS_REGION: "eu-west-1",
+      [ENV.scansBucket]: "scans", [ENV.resultsBucket]: "results", [ENV.jobQueue]: "q", [ENV.jobDefinition]: "d:1",
+      [ENV.topicArn]: "arn:aws:sns:eu-west-1:1:t", [ENV.uploadsTable]: "uploads", [ENV.leaseSeconds]: "360",
+      [ENV.incomingPrefix]: "incoming/", [ENV.resultsPrefix]: "results/",
+    };
+    const deps = ingestDepsFromEnv(env);
+    try {
+      expect(deps.settings).toEqual({ ...DEFAULT_SETTINGS, resultsBucket: "results", leaseMs: 360_000, scanBuckets: ["scans"] });
+      expect(deps.reader.settings).toEqual({ region: "eu-west-1" });
+    } finally {
+      deps.reader.close();
+    }
+    const { [ENV.uploadsTable]: _gone, ...partial } = env;
+    expect(() => ingestDepsFromEnv(partial)).toThrow(`missing environment variable ${ENV.uploadsTable}`);
+  });
+});
+
+describe("functions/notify", () => {
+  const sns = mockClient(SNSClient);
+  afterEach(() => sns.reset());
+
+  it("publishes a finished job to the topic from the environment, with the user attribute", async () => {
+    sns.on(PublishCommand).resolves({ MessageId: "m" });
+    setNotifier(null);
+    const before = process.env[ENV.topicArn];
+    process.env[ENV.topicArn] = "arn:aws:sns:us-east-1:1:ptyxrf";
+    try {
+      const event: BatchJobEvent = {
+        version: "0", id: "e", "detail-type": "Batch Job State Change", source: "aws.batch", account: "1", time: "", region: "us-east-1", resources: [],
+        detail: { jobName: "ptyxrf-bob-s-0123456789abcdef", jobId: "j", status: "FAILED", statusReason: "Host EC2 (instance i-1) terminated.", parameters: { user: "bob", scanUri: "s3://b/incoming/bob/s.h5", resultPrefix: "s3://r/results/bob/s/t/" } },
+      };
+      await notifyHandler(event, context);
+    } finally {
+      if (before === undefined) delete process.env[ENV.topicArn];
+      else process.env[ENV.topicArn] = before;
+    }
+    const calls = sns.commandCalls(PublishCommand);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].args[0].input).toMatchObject({
+      TopicArn: "arn:aws:sns:us-east-1:1:ptyxrf",
+      MessageAttributes: { user: { StringValue: "bob" }, event: { StringValue: "failed" } },
+    });
+  });
+});
