@@ -50,8 +50,12 @@ export interface SolverConfig {
   init: "default" | "autocorrelation";
   /** rPIE's object and probe regularisation (mode "rpie"). */
   rpie: { alpha: number; beta: number };
-  /** Balance of the data terms: GradNorm (Chen et al. 2018) or fixed weights; w_ptycho + w_xrf = 2. */
-  weights: { strategy: "gradnorm" | "fixed"; ptycho: number; xrf: number; alpha: number; rate: number };
+  /**
+   * Balance of the data terms, w_ptycho + w_xrf = 2: GradNorm (Chen et al. 2018), fixed weights, or
+   * "likelihood": the terms' plain sum L_p + L_x without per-term normalisation (with Poisson noise models
+   * for both, the joint maximum-likelihood estimate; suited to low counts).
+   */
+  weights: { strategy: "gradnorm" | "fixed" | "likelihood"; ptycho: number; xrf: number; alpha: number; rate: number };
   /**
    * Adam step sizes per variable group, as a fraction of the group's scale (maps: their initial maximum;
    * object and free map: the mean object amplitude; probe: its peak amplitude).
@@ -122,7 +126,7 @@ const ONE_OF: Record<string, readonly string[]> = {
   link: ["auto", "linear", "exponential"],
   "noise.ptycho": ["gaussian", "poisson", "weighted"],
   "noise.xrf": ["lsq", "poisson"],
-  "weights.strategy": ["gradnorm", "fixed"],
+  "weights.strategy": ["gradnorm", "fixed", "likelihood"],
   "probe.init": ["auto", "file", "mean-diffraction"],
 };
 

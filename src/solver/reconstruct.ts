@@ -18,13 +18,13 @@ import type { Engine, EngineProblem, EvalResult } from "../engine/engine.js";
 import { History, type HistoryRecord } from "../metrics/history.js";
 import { Adam, cosineFactor } from "./adam.js";
 import { ConfigError, resolveConfig, type SolverConfig } from "./config.js";
-import { gradNormInit, gradNormUpdate } from "./gradnorm.js";
+import { gradNormInit, gradNormUpdate, type GradNormState } from "./gradnorm.js";
 import { adaptiveGamma, atv, atvFloor } from "./atv.js";
 import { autocorrelationInit } from "./autocorrelation.js";
 import { batchSchedule, epochBatches } from "./batches.js";
 import { initialFreeValue, initialMaps, meanPattern, scannedMask, objectAmplitude, probeFromMeanPattern } from "./init.js";
 import { noiseModelAt } from "./noiseSchedule.js";
-import { PlateauScheduler } from "./plateau.js";
+import { PlateauScheduler, type PlateauState } from "./plateau.js";
 import { PositionRefiner, projectAffine, windowsFromCorners } from "./positions.js";
 import { inverseFactor, normaliseProbePhase, orthogonaliseProbeModes, recentreProbe, scaleComplex, shiftImage, shiftRealImage } from "./probeOps.js";
 import { runRpie } from "./rpie.js";
@@ -66,6 +66,48 @@ export interface ReconstructOptions {
    * current state (read only).
    */
   onIteration?: (record: IterationRecord, state: ReconstructionState, geometry: Geometry) => void | Promise<void>;
+  /**
+   * Continue a run from a snapshot that `onCheckpoint` captured (same scan, config and grid): the loop starts
+   * after the snapshot's iteration with its variables, Adam moments, GradNorm state, schedules and history,
+   * and ends where the uninterrupted run would (bit-identical with the same engine and thread count).
+   */
+  resume?: SolverSnapshot;
+  /**
+   * Called after every iteration, once its record is stored, with the number of iterations done and a
+   * function that captures the whole solver state as a snapshot (copies). The caller decides when to capture
+   * (a checkpoint every N iterations or M minutes); throwing ends the run with that error.
+   * Not called in mode "rpie".
+   */
+  onCheckpoint?: (iteration: number, capture: () => SolverSnapshot) => void | Promise<void>;
+}
+
+/**
+ * The solver's state between two iterations (checkpoints): JSON-safe `meta` and named typed arrays.
+ * Arrays: object, probe, maps, free (the variables), adam.<group>.m / .v, positions.corners and
+ * positions.m / .v / .t when positions are refined.
+ */
+export interface SolverSnapshot {
+  meta: SnapshotMeta;
+  arrays: Record<string, Float32Array | Float64Array | Int32Array>;
+}
+
+export interface SnapshotMeta {
+  version: 1;
+  mode: string;
+  /** Iterations done. */
+  iteration: number;
+  /** The run's total (the step-size schedule depends on it). */
+  iterations: number;
+  /** Solver time so far, in seconds (time_s of later records continues from it). */
+  elapsed_s: number;
+  /** Step counters of the Adam optimisers by group ("maps.0", "free", "object", "probe"). */
+  adam: Record<string, number>;
+  gradnorm: GradNormState;
+  rateScale: Record<string, number>;
+  /** Plateau schedulers by group (best = null before the first step: JSON has no Infinity). */
+  plateau: Record<string, Omit<PlateauState, "best"> & { best: number | null }> | null;
+  refiner: { rate: number; gradientScale: number | null } | null;
+  history: IterationRecord[];
 }
 
 function norm(a: ArrayLike<number>): number {
@@ -187,6 +229,9 @@ export async function reconstruct(scan: LoadedScan, configInput: unknown, option
   if (config.weights.strategy === "fixed") {
     const s = config.weights.ptycho + config.weights.xrf;
     gn.weights = [(2 * config.weights.ptycho) / s, (2 * config.weights.xrf) / s];
+  } else if (config.weights.strategy === "likelihood") {
+    // the plain sum of the two data terms, L_p + L_x (the joint likelihood when both are Poisson)
+    gn.weights = [(2 * scaleP) / (scaleP + scaleX), (2 * scaleX) / (scaleP + scaleX)];
   }
   const groups = ["maps", "free", "object", "probe"] as const;
   const plateau = config.plateau.enabled
@@ -203,15 +248,33 @@ export async function reconstruct(scan: LoadedScan, configInput: unknown, option
     : null;
   const history = new History({ mode, engine: engine.name });
   const state: ReconstructionState = { object, probe, maps, free };
-  const t0 = performance.now();
+  const batchSize = (it: number) => config.batches.growth === "full" ? npos
+    : batchSchedule({ growth: config.batches.growth, start: config.batches.start, factor: config.batches.factor, every: config.batches.every, ...(config.batches.max !== null ? { max: config.batches.max } : {}) }, it, npos);
+  const optimisers = (): Record<string, Adam> => ({
+    ...Object.fromEntries(adamMaps.map((a, e) => [`maps.${e}`, a])),
+    ...(adamFree ? { free: adamFree } : {}),
+    ...(adamObject ? { object: adamObject } : {}),
+    probe: adamProbe,
+  });
+  let first = 0;
+  if (options.resume) {
+    first = restoreSnapshot(options.resume, { config, state, optimisers: optimisers(), gn, rateScale, plateau, corners, refiner, history });
+    // the mini-batch draws of the iterations already done, so that later epochs draw what they would have
+    for (let it = 0; it < first; it++) if (batchSize(it) < npos) epochBatches(npos, batchSize(it), rng);
+    updateObject();
+    if (refiner) {
+      geometry.windows = windowsFromCorners(corners, { height: H, width: W }, n, { subpixel: config.subpixel, clamp: true });
+      await engine.setWindows(geometry.windows);
+    }
+  }
+  const t0 = performance.now() - 1000 * (options.resume?.meta.elapsed_s ?? 0);
 
-  for (let it = 0; it < config.iterations; it++) {
+  for (let it = first; it < config.iterations; it++) {
     const refine = config.probe.refine && mode !== "xrf" && it >= config.probe.refineAfter;
     const movePositions = refiner !== null && it >= config.positions.refineAfter;
     const noise = noiseModelAt(it, { target: config.noise.ptycho, warmup: config.noise.switchAfter, ...(config.noise.switchScale !== null ? { scale: config.noise.switchScale } : {}) });
     const f = cosineFactor(it, config.iterations, config.finalRateFraction);
-    const size = config.batches.growth === "full" ? npos
-      : batchSchedule({ growth: config.batches.growth, start: config.batches.start, factor: config.batches.factor, every: config.batches.every, ...(config.batches.max !== null ? { max: config.batches.max } : {}) }, it, npos);
+    const size = batchSize(it);
     const batches: (Int32Array | null)[] = size >= npos ? [null] : epochBatches(npos, size, rng);
     const rates: Record<string, number> = {};
     const epoch = { lp: 0, lx: 0, atv: 0, wp: 0, wx: 0 };
@@ -274,7 +337,11 @@ export async function reconstruct(scan: LoadedScan, configInput: unknown, option
         });
       }
 
-      if (free) adamFree!.step(free, gFreeP, (rates.free = config.rates.free * freeScale * f * rateScale.free));
+      if (free) {
+        adamFree!.step(free, gFreeP, (rates.free = config.rates.free * freeScale * f * rateScale.free));
+        // the exponential link's free map is the matrix's areal density: non-negative like the element maps
+        if (link?.type === "exponential") for (let p = 0; p < HW; p++) if (free[p] < 0) free[p] = 0;
+      }
       if (adamObject) adamObject.step(object, gObj, (rates.object = config.rates.object * amplitude * f * rateScale.object));
       if (maps) {
         xrf.elements.forEach((el, e) => {
@@ -342,6 +409,9 @@ export async function reconstruct(scan: LoadedScan, configInput: unknown, option
     const record: IterationRecord = { iteration: it + 1, time_s: (performance.now() - t0) / 1000, losses, weights, steps: rates };
     await options.onIteration?.(record, state, geometry);
     history.append(record);
+    await options.onCheckpoint?.(it + 1, () => captureSnapshot(it + 1, (performance.now() - t0) / 1000, {
+      config, state, optimisers: optimisers(), gn, rateScale, plateau, corners, refiner, history,
+    }));
   }
 
   return {
@@ -350,6 +420,104 @@ export async function reconstruct(scan: LoadedScan, configInput: unknown, option
     engine: { name: engine.name, device: engine.device },
     wall_s: (performance.now() - t0) / 1000,
   };
+}
+
+/** What a snapshot captures and restores (the loop's own objects, by reference). */
+interface LoopState {
+  config: SolverConfig;
+  state: ReconstructionState;
+  optimisers: Record<string, Adam>;
+  gn: GradNormState;
+  rateScale: Record<string, number>;
+  plateau: Record<string, PlateauScheduler> | null;
+  corners: Float64Array;
+  refiner: PositionRefiner | null;
+  history: History;
+}
+
+function captureSnapshot(iteration: number, elapsed_s: number, s: LoopState): SolverSnapshot {
+  const arrays: SolverSnapshot["arrays"] = { object: Float32Array.from(s.state.object), probe: Float32Array.from(s.state.probe) };
+  if (s.state.maps) arrays.maps = Float32Array.from(s.state.maps);
+  if (s.state.free) arrays.free = Float32Array.from(s.state.free);
+  const adam: Record<string, number> = {};
+  for (const [name, a] of Object.entries(s.optimisers)) {
+    arrays[`adam.${name}.m`] = Float32Array.from(a["m"]);
+    arrays[`adam.${name}.v`] = Float32Array.from(a["v"]);
+    adam[name] = a["t"];
+  }
+  if (s.refiner) {
+    arrays["positions.corners"] = Float64Array.from(s.corners);
+    arrays["positions.m"] = Float64Array.from(s.refiner["m"]);
+    arrays["positions.v"] = Float64Array.from(s.refiner["v"]);
+    arrays["positions.t"] = Int32Array.from(s.refiner["t"]);
+  }
+  return {
+    meta: {
+      version: 1, mode: s.config.mode, iteration, iterations: s.config.iterations, elapsed_s, adam,
+      gradnorm: { weights: [...s.gn.weights], initialLosses: s.gn.initialLosses ? [...s.gn.initialLosses] : null },
+      rateScale: { ...s.rateScale },
+      plateau: s.plateau ? Object.fromEntries(Object.entries(s.plateau).map(([g, p]) => {
+        const st = p.state();
+        return [g, { ...st, best: Number.isFinite(st.best) ? st.best : null }];
+      })) : null,
+      refiner: s.refiner ? { rate: s.refiner.rate, gradientScale: s.refiner["gradientScale"] } : null,
+      history: s.history.records.map((r) => structuredClone(r)),
+    },
+    arrays,
+  };
+}
+
+/** Puts a snapshot's state into the loop's objects; returns the iterations done. Mismatches throw ConfigError. */
+function restoreSnapshot(snap: SolverSnapshot, s: LoopState): number {
+  const m = snap.meta;
+  const problems: string[] = [];
+  if (m.version !== 1) problems.push(`snapshot version ${String(m.version)} (expected 1)`);
+  if (m.mode !== s.config.mode) problems.push(`snapshot of mode ${m.mode}, run in mode ${s.config.mode}`);
+  if (m.iterations !== s.config.iterations) problems.push(`snapshot of a ${m.iterations}-iteration run, this run has ${s.config.iterations}`);
+  if (!(Number.isInteger(m.iteration) && m.iteration >= 0 && m.iteration <= s.config.iterations)) problems.push(`snapshot iteration ${m.iteration}`);
+  const put = (name: string, target: Float32Array | Float64Array | Int32Array | null) => {
+    const src = snap.arrays[name];
+    if (!target) return;
+    if (!src || src.length !== target.length || src.constructor !== target.constructor) {
+      problems.push(`snapshot array ${name}: ${src ? `${src.constructor.name}[${src.length}]` : "missing"}, expected ${target.constructor.name}[${target.length}]`);
+      return;
+    }
+    target.set(src as never);
+  };
+  if (problems.length) throw new ConfigError(problems);
+  put("object", s.state.object);
+  put("probe", s.state.probe);
+  put("maps", s.state.maps);
+  put("free", s.state.free);
+  for (const [name, a] of Object.entries(s.optimisers)) {
+    if (!(name in m.adam)) problems.push(`snapshot has no Adam state for ${name}`);
+    put(`adam.${name}.m`, a["m"]);
+    put(`adam.${name}.v`, a["v"]);
+    a["t"] = m.adam[name] ?? 0;
+  }
+  s.gn.weights = [m.gradnorm.weights[0], m.gradnorm.weights[1]];
+  s.gn.initialLosses = m.gradnorm.initialLosses ? [m.gradnorm.initialLosses[0], m.gradnorm.initialLosses[1]] : null;
+  Object.assign(s.rateScale, m.rateScale);
+  if (s.plateau) {
+    for (const [g, p] of Object.entries(s.plateau)) {
+      const st = m.plateau?.[g];
+      if (!st) problems.push(`snapshot has no plateau state for ${g}`);
+      else p["s"] = { ...st, best: st.best ?? Infinity };
+    }
+  }
+  if (s.refiner) {
+    put("positions.corners", s.corners);
+    put("positions.m", s.refiner["m"]);
+    put("positions.v", s.refiner["v"]);
+    put("positions.t", s.refiner["t"]);
+    if (m.refiner) {
+      s.refiner.rate = m.refiner.rate;
+      s.refiner["gradientScale"] = m.refiner.gradientScale;
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+  for (const r of m.history) s.history.append(r);
+  return m.iteration;
 }
 
 /** K probe modes from a guess with fewer (extra modes: 10 % of the first's power, shifted by k pixels) or more. */
