@@ -45,7 +45,7 @@ export interface LowdoseResult {
 export function dapConfig(iterations: number): Record<string, unknown> {
   return {
     noise: { ptycho: "poisson", xrf: "poisson", switchAfter: Math.floor(iterations / 2) },
-    atv: { ratio: 0.05, p: 2, q: 1 },
+    atv: { ratio: 0.05, p: 2, q: 1, adaptive: false },
     batches: { growth: "geometric", start: 16, factor: 2, every: Math.max(1, Math.floor(iterations / 8)) },
     plateau: { enabled: true, factor: 0.5, patience: 10 },
   };

@@ -14,8 +14,12 @@ export interface SolverConfig {
    */
   mode: Mode;
   iterations: number;
-  /** Compute engine: "cpu" (fast, worker threads) or "reference" (src/physics, one thread). */
-  engine: "cpu" | "reference";
+  /**
+   * Compute engine: "cpu" (fast, worker threads), "tfjs" (TensorFlow.js: tfjs-node-gpu when installed, else
+   * tfjs's slow CPU backend), "auto" (tfjs on a GPU when tfjs-node-gpu loads and sees one, else cpu) or
+   * "reference" (src/physics, one thread).
+   */
+  engine: "auto" | "cpu" | "tfjs" | "reference";
   /** Worker threads of the cpu engine; null = all cores. */
   threads: number | null;
   seed: number;
@@ -29,9 +33,10 @@ export interface SolverConfig {
   noise: { ptycho: PtychoNoiseModel; xrf: XrfNoiseModel; switchAfter: number; switchScale: number | null };
   /**
    * Adaptive total variation (DAP eq. 6-7) on the object (and the element maps with `maps`): its weight is
-   * set every step so that ATV = ratio x the data loss; ratio 0 turns it off.
+   * set every step so that ATV = ratio x the data loss (adaptive, DAP), or once at the first step and then
+   * held (adaptive false); ratio 0 turns it off.
    */
-  atv: { ratio: number; p: number; q: number; eps: number; maps: boolean };
+  atv: { ratio: number; p: number; q: number; eps: number; maps: boolean; adaptive: boolean };
   /**
    * Mini-batches per iteration (epoch): "full" (one batch), or random groups whose size grows from `start`
    * ("constant", "linear" by `factor` every `every` epochs, "geometric" x `factor` every `every` epochs), up to
@@ -90,7 +95,7 @@ export const DEFAULT_CONFIG: SolverConfig = {
   seed: 1,
   link: "auto",
   noise: { ptycho: "gaussian", xrf: "lsq", switchAfter: 0, switchScale: null },
-  atv: { ratio: 0, p: 2, q: 1, eps: 1e-8, maps: false },
+  atv: { ratio: 0, p: 2, q: 1, eps: 1e-8, maps: false, adaptive: true },
   batches: { growth: "full", start: 32, factor: 2, every: 10, max: null },
   plateau: { enabled: false, factor: 0.5, patience: 10, threshold: 1e-4, cooldown: 0, minScale: 0.01 },
   positions: { refine: false, refineAfter: 20, rate: 0.1, maxStep: 0.5, affine: false },
@@ -122,7 +127,7 @@ const ONE_OF: Record<string, readonly string[]> = {
   mode: ["joint", "ptycho", "xrf", "rpie"],
   init: ["default", "autocorrelation"],
   "batches.growth": ["full", "constant", "linear", "geometric"],
-  engine: ["cpu", "reference"],
+  engine: ["auto", "cpu", "tfjs", "reference"],
   link: ["auto", "linear", "exponential"],
   "noise.ptycho": ["gaussian", "poisson", "weighted"],
   "noise.xrf": ["lsq", "poisson"],

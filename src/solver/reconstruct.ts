@@ -107,6 +107,8 @@ export interface SnapshotMeta {
   /** Plateau schedulers by group (best = null before the first step: JSON has no Infinity). */
   plateau: Record<string, Omit<PlateauState, "best"> & { best: number | null }> | null;
   refiner: { rate: number; gradientScale: number | null } | null;
+  /** The TV weight held fixed from its first step (atv.adaptive false). */
+  fixedGamma?: number | null;
   history: IterationRecord[];
 }
 
@@ -240,6 +242,7 @@ export async function reconstruct(scan: LoadedScan, configInput: unknown, option
   const rateScale: Record<(typeof groups)[number], number> = { maps: 1, free: 1, object: 1, probe: 1 };
   const atvSpec = { p: config.atv.p, q: config.atv.q, eps: config.atv.eps };
   const atvMin = 10 * atvFloor(atvSpec);
+  let fixedGamma: number | null = null;
   const rng = new Rng(config.seed, 0xba7c);
   const corners = Float64Array.from(geometry.windows.corner);
   const nominal = Float64Array.from(corners);
@@ -259,6 +262,7 @@ export async function reconstruct(scan: LoadedScan, configInput: unknown, option
   let first = 0;
   if (options.resume) {
     first = restoreSnapshot(options.resume, { config, state, optimisers: optimisers(), gn, rateScale, plateau, corners, refiner, history });
+    fixedGamma = options.resume.meta.fixedGamma ?? null;
     // the mini-batch draws of the iterations already done, so that later epochs draw what they would have
     for (let it = 0; it < first; it++) if (batchSize(it) < npos) epochBatches(npos, batchSize(it), rng);
     updateObject();
@@ -312,7 +316,11 @@ export async function reconstruct(scan: LoadedScan, configInput: unknown, option
       let atvLoss = 0;
       if (config.atv.ratio > 0 && usePtycho) {
         const value = atv(object, H, W, { kind: "complex", ...atvSpec });
-        const gamma = adaptiveGamma(dataLoss, value, config.atv.ratio, { floor: atvMin });
+        let gamma = adaptiveGamma(dataLoss, value, config.atv.ratio, { floor: atvMin });
+        if (!config.atv.adaptive) {
+          if (fixedGamma === null && gamma > 0) fixedGamma = gamma; // held from the first step with a TV
+          gamma = fixedGamma ?? 0;
+        }
         if (gamma > 0) {
           atvLoss += gamma * value;
           gAtv.fill(0);
@@ -409,9 +417,11 @@ export async function reconstruct(scan: LoadedScan, configInput: unknown, option
     const record: IterationRecord = { iteration: it + 1, time_s: (performance.now() - t0) / 1000, losses, weights, steps: rates };
     await options.onIteration?.(record, state, geometry);
     history.append(record);
-    await options.onCheckpoint?.(it + 1, () => captureSnapshot(it + 1, (performance.now() - t0) / 1000, {
-      config, state, optimisers: optimisers(), gn, rateScale, plateau, corners, refiner, history,
-    }));
+    await options.onCheckpoint?.(it + 1, () => {
+      const snapshot = captureSnapshot(it + 1, (performance.now() - t0) / 1000, { config, state, optimisers: optimisers(), gn, rateScale, plateau, corners, refiner, history });
+      snapshot.meta.fixedGamma = fixedGamma;
+      return snapshot;
+    });
   }
 
   return {
