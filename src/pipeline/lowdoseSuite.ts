@@ -5,7 +5,9 @@
  *
  *   plain      ptychography alone, Gaussian (amplitude) noise model, full batch
  *   dap        ptychography alone with the DAP toolkit: Gaussian for the first half then Poisson (scaled for a
- *              continuous gradient), adaptive TV, growing mini-batches, plateau schedules
+ *              continuous gradient), TV (its weight set by the ratio at the first step and then held: with
+ *              losses that reach zero at a perfect fit, DAP's dynamic weight fades as the fit reaches the noise),
+ *              growing mini-batches, plateau schedules
  *   rpie       the regularised ptychographic iterative engine
  *   joint_dap  the joint ptychography + XRF reconstruction with the same DAP settings, a Poisson XRF term and
  *              the two terms summed as they are (their joint likelihood) rather than balanced by GradNorm: at
@@ -55,7 +57,9 @@ export const LOWDOSE_METHODS: Record<string, (iterations: number) => Record<stri
   plain: () => ({ mode: "ptycho", noise: { ptycho: "gaussian" } }),
   dap: (it) => ({ mode: "ptycho", ...dapConfig(it) }),
   rpie: () => ({ mode: "rpie" }),
-  joint_dap: (it) => ({ mode: "joint", ...dapConfig(it), weights: { strategy: "likelihood" } }),
+  // the joint run keeps DAP's dynamic TV weight: held from the first step it over-smooths the joint start
+  // (element maps from a few XRF counts), measured: 1e4 photons 0.084 vs 0.049 object error
+  joint_dap: (it) => ({ mode: "joint", ...dapConfig(it), atv: { ratio: 0.05, p: 2, q: 1, adaptive: true }, weights: { strategy: "likelihood" } }),
 };
 
 function rasterStep(truth: Truth): number {
