@@ -5,11 +5,12 @@
  */
 import type { CpuEngineOptions } from "./cpu/cpuEngine.js";
 import type { Engine, EngineOptions } from "./engine.js";
+import type { TfjsEngineOptions } from "./tfjs/tfjsEngine.js";
 
 export type * from "./engine.js";
 
 /** Options of every engine; each engine reads its own and ignores the rest. */
-export type AnyEngineOptions = EngineOptions & CpuEngineOptions;
+export type AnyEngineOptions = EngineOptions & CpuEngineOptions & TfjsEngineOptions;
 
 type Factory = (options: AnyEngineOptions) => Promise<Engine>;
 
@@ -23,9 +24,19 @@ const ENGINES: Record<string, Factory> = {
     const { ReferenceEngine } = await import("./reference.js");
     return new ReferenceEngine();
   },
+  /** TensorFlow.js ops: tfjs-node-gpu / tfjs-node when installed (loaded at run time), else tfjs's CPU backend. */
+  tfjs: async (options) => {
+    const { TfjsEngine } = await import("./tfjs/tfjsEngine.js");
+    return TfjsEngine.create(options);
+  },
+  /** tfjs on a GPU when tfjs-node-gpu loads and sees one, else cpu; logs the choice (tfjs/auto.ts). */
+  auto: async (options) => {
+    const { autoEngine } = await import("./tfjs/auto.js");
+    return autoEngine(options);
+  },
 };
 
-export type EngineName = "cpu" | "reference";
+export type EngineName = "auto" | "cpu" | "tfjs" | "reference";
 
 /** True when `name` is a registered engine (for names from the command line or a job spec). */
 export function isEngineName(name: string): name is EngineName {

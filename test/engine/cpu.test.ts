@@ -440,12 +440,12 @@ describe("cpu engine lifecycle and errors", () => {
   });
 
   it("createEngine builds registered engines and names the valid ones otherwise", async () => {
-    expect(engineNames()).toEqual(["cpu", "reference"]);
+    expect(engineNames()).toEqual(["cpu", "reference", "tfjs", "auto"]);
     const e = await createEngine("cpu", { threads: 1 });
     expect(e.name).toBe("cpu");
     expect(e.device).toMatch(/^cpu: 1 thread/);
     await e.dispose();
     expect((await createEngine("reference")).name).toBe("reference");
-    await expect(createEngine("gpu9000" as "cpu")).rejects.toThrow(/unknown engine "gpu9000" \(valid: cpu, reference\)/);
+    await expect(createEngine("gpu9000" as "cpu")).rejects.toThrow(/unknown engine "gpu9000" \(valid: cpu, reference, tfjs, auto\)/);
   });
 });

@@ -9,7 +9,9 @@ export const SOLVER_OPTIONS = {
 
 export const SOLVER_HELP = `  --iterations N      iterations (default 200)
   --truth FILE.h5     ground truth (from ptyxrf simulate): errors every iteration, object grid = truth's
-  --engine E          compute engine: cpu (default; worker threads) or reference (slow, exact)
+  --engine E          compute engine: cpu (default; worker threads), tfjs (TensorFlow.js: tfjs-node-gpu when
+                      installed, else its slow pure-JS CPU backend), auto (tfjs on a GPU when one is usable,
+                      else cpu; says which) or reference (slow, exact)
   --threads T         worker threads of the cpu engine (default: all cores)
   --config FILE.json  solver config (see README "Solver config"); the options above override it`;
 
@@ -31,7 +33,7 @@ export function solverConfigInput(cmd: string, v: Record<string, string | boolea
   }
   const iterations = intOption(cmd, "iterations", v.iterations as string | undefined, 1);
   const threads = intOption(cmd, "threads", v.threads as string | undefined, 1);
-  const engine = choiceOption(cmd, "engine", v.engine as string | undefined, ["cpu", "reference"] as const);
+  const engine = choiceOption(cmd, "engine", v.engine as string | undefined, ["auto", "cpu", "tfjs", "reference"] as const);
   return {
     ...config,
     ...(iterations !== undefined ? { iterations } : {}),
