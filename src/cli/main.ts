@@ -13,8 +13,16 @@ import { formatReport } from "./commands/validate.js";
 import { reconstructCommand } from "./commands/reconstruct.js";
 import { simulateCommand } from "./commands/simulate.js";
 import { validateCommand } from "./commands/validate.js";
+import { fetchCommand } from "./commands/fetch.js";
+import { localCommand } from "./commands/local.js";
+import { statusCommand } from "./commands/status.js";
+import { submitCommand } from "./commands/submit.js";
+import { NoLocalStackError, ProfileError } from "../pipeline/local/profile.js";
 
-export const COMMANDS: Command[] = [simulateCommand, validateCommand, infoCommand, reconstructCommand, compareCommand];
+export const COMMANDS: Command[] = [
+  simulateCommand, validateCommand, infoCommand, reconstructCommand, compareCommand,
+  submitCommand, statusCommand, fetchCommand, localCommand,
+];
 
 const defaultIo: Io = {
   out: (t) => process.stdout.write(t.endsWith("\n") ? t : `${t}\n`),
@@ -68,6 +76,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       const { text, problems } = formatReport(err.report);
       io.err(`${problems}\n${text}`);
       return 2;
+    }
+    if (err instanceof ProfileError) {
+      // no local stack running (1), or a profile without its settings (2)
+      io.err(`ptyxrf ${cmd.name}: ${err.message}`);
+      return err instanceof NoLocalStackError ? 1 : 2;
     }
     if (err instanceof ConfigError || err instanceof ScanFormatError) {
       io.err(`ptyxrf ${cmd.name}: ${err.message}`);

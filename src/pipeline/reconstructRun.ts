@@ -11,7 +11,7 @@ import { validateScan, type ValidationReport } from "../scan/validate.js";
 import { resolveConfig, type SolverConfig } from "../solver/config.js";
 import { errorRecord, makeEvaluator, type Errors, type Evaluator } from "../solver/evaluate.js";
 import { loadScan, type LoadedScan } from "../solver/problem.js";
-import { reconstruct, type IterationRecord, type Reconstruction } from "../solver/reconstruct.js";
+import { reconstruct, type IterationRecord, type Reconstruction, type ReconstructOptions } from "../solver/reconstruct.js";
 import { writeRunOutputs, type RunMetrics } from "./outputs.js";
 
 /** The scan failed validation: not retryable, exit code 2. */
@@ -45,9 +45,13 @@ export interface SolveResult {
   errors: Errors | null;
 }
 
-/** Reconstructs a prepared scan; `onIteration` sees each record (with errors when a truth is known). */
+/**
+ * Reconstructs a prepared scan; `onIteration` sees each record (with errors when a truth is known).
+ * `checkpoints`: resume from a snapshot and/or capture snapshots (the cloud worker's checkpoints).
+ */
 export async function solve(
   prepared: Prepared, configInput: unknown, onIteration?: (record: IterationRecord, total: number) => void,
+  checkpoints: Pick<ReconstructOptions, "resume" | "onCheckpoint"> = {},
 ): Promise<SolveResult> {
   const config = resolveConfig(configInput);
   const { scan, truth } = prepared;
@@ -58,6 +62,7 @@ export async function solve(
     const reconstruction = await reconstruct(scan, config, {
       engine,
       ...(grid ? { grid } : {}),
+      ...checkpoints,
       onIteration: (record, state, geometry) => {
         if (truth) {
           evaluator ??= makeEvaluator(truth, geometry.windows);

@@ -1,0 +1,346 @@
+/**
+ * The reconstruction worker: one Batch job (or one local job) from scan to notification.
+ *
+ *   1. the run folder already has manifest.json: done before (a retry after the end), re-notify, exit 0
+ *   2. stream the scan (pinned to its version or ETag) and the optional ground truth to local scratch
+ *   3. validate and load (an invalid scan: error.json in the run folder, exit 2)
+ *   4. look for a checkpoint of this very run (same scan version, config and truth) and resume from it
+ *   5. reconstruct; a checkpoint every N iterations or M minutes (uploaded in the background while the
+ *      solver goes on); progress.json in the run folder every few seconds
+ *   6. write result.h5, metrics.json and the previews locally, upload them (multipart when large,
+ *      retried with backoff), then manifest.json LAST: a folder without it is an incomplete run
+ *   7. delete the checkpoint, publish the completion notification with the summary and links
+ *
+ * A stop request (SIGTERM) during the solve takes a final checkpoint after the current iteration and ends
+ * the run with InterruptedError (exit 75: retried, and the retry resumes). Before the solve it ends at once;
+ * after it the outputs are still uploaded (the caller's grace timer bounds that).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { readTruth } from "../../scan/truth.js";
+import type { IterationRecord, SolverSnapshot } from "../../solver/reconstruct.js";
+import { CheckpointPolicy, type CheckpointCadence } from "../checkpoint/policy.js";
+import { encodeCheckpoint, sameIdentity, type CheckpointIdentity } from "../checkpoint/format.js";
+import { S3CheckpointStore, type CheckpointStore } from "../checkpoint/store.js";
+import { errorFields, type Logger } from "../ingest/log.js";
+import { configHash, MANIFEST, writeRunOutputs, type RunMetrics } from "../outputs.js";
+import type { Notifier } from "../notify/notifier.js";
+import { InvalidScanError, prepare, solve } from "../reconstructRun.js";
+import { JobInputError, type WorkerJob } from "./job.js";
+import { consoleUrl, runIdOf, succeededNotification, type OutputFile, type RunSummary } from "./messages.js";
+import { httpStatus, isTransient, ObjectMissingError, type S3Location, type S3Transfer } from "./transfer.js";
+
+/** Object metadata on a scan naming its ground truth (a key in the same bucket): `x-amz-meta-ptyxrf-truth`. */
+export const TRUTH_METADATA_KEY = "ptyxrf-truth";
+export const PROGRESS_FILE = "progress.json";
+export const ERROR_FILE = "error.json";
+
+/** The run was stopped (SIGTERM) after saving its state: retry, and the next attempt resumes. */
+export class InterruptedError extends Error {
+  constructor(readonly reason: string, readonly checkpointIteration: number | null) {
+    super(`stopped by ${reason}${checkpointIteration !== null ? ` after a checkpoint at iteration ${checkpointIteration}` : " before the solve"}`);
+    this.name = "InterruptedError";
+  }
+}
+
+/** A stop request (SIGTERM), seen by the worker between iterations. */
+export class StopSignal {
+  reason: string | null = null;
+  get requested(): boolean {
+    return this.reason !== null;
+  }
+  request(reason: string): void {
+    this.reason ??= reason;
+  }
+}
+
+export interface WorkerDeps {
+  transfer: S3Transfer;
+  notifier: Notifier;
+  log: Logger;
+  /** Local scratch folder for this job (created; removed at the end). */
+  scratch: string;
+  cadence: CheckpointCadence;
+  /** Milliseconds between progress.json updates (0: only at checkpoints). */
+  progressMs: number;
+  stop: StopSignal;
+  /** AWS region, for console links (absent against local servers). */
+  region?: string;
+  /** Link to the S3 console in the notification (AWS only). */
+  consoleLinks?: boolean;
+  now?: () => number;
+}
+
+export type WorkerResult =
+  | { status: "succeeded"; runId: string; summary: RunSummary; files: OutputFile[] }
+  | { status: "already-complete"; runId: string };
+
+export interface Progress {
+  state: "starting" | "running" | "uploading" | "complete" | "interrupted" | "failed";
+  runId: string;
+  jobId: string;
+  attempt: number;
+  iteration: number;
+  iterations: number;
+  resumedFrom: number;
+  checkpoint: number | null;
+  losses?: Record<string, number>;
+  errors?: Record<string, number>;
+  time_s?: number;
+  updated: string;
+  message?: string;
+}
+
+function at(prefix: S3Location, name: string): S3Location {
+  return { bucket: prefix.bucket, key: `${prefix.key}${name}` };
+}
+
+function identityOf(job: WorkerJob, truthUri: string | null): CheckpointIdentity {
+  return { scan: job.scanUri, scanVersion: job.scanVersion, configHash: configHash(job.config), truth: truthUri ?? "" };
+}
+
+export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<WorkerResult> {
+  const { transfer, log, stop } = deps;
+  const now = deps.now ?? Date.now;
+  const started = now();
+  const runId = runIdOf(job.out.key);
+  const fields = { jobId: job.jobId, attempt: job.attempt, runId };
+  log.log("info", "worker started", { ...fields, scan: job.scanUri, scanVersion: job.scanVersion, out: job.outUri, engine: job.config.engine, mode: job.config.mode, iterations: job.config.iterations });
+
+  const progress: Progress = {
+    state: "starting", runId, jobId: job.jobId, attempt: job.attempt, iteration: 0, iterations: job.config.iterations,
+    resumedFrom: 0, checkpoint: null, updated: new Date(now()).toISOString(),
+  };
+  let progressWrite: Promise<void> = Promise.resolve();
+  /** Best effort: a failed progress update is logged, never fatal; updates are written in order. */
+  const writeProgress = (patch: Partial<Progress>, wait = false): Promise<void> => {
+    Object.assign(progress, patch, { updated: new Date(now()).toISOString() });
+    const snapshot = { ...progress };
+    progressWrite = progressWrite.then(() => transfer.putJson(at(job.out, PROGRESS_FILE), snapshot)).catch((err: unknown) => {
+      log.log("warn", "progress update failed", { ...fields, ...errorFields(err) });
+    });
+    return wait ? progressWrite : Promise.resolve();
+  };
+
+  /**
+   * S3 answers 403 instead of 404 for a missing key when the caller may not list the bucket: a read of
+   * something that may not exist yet (the manifest, a checkpoint) treats 403 as absent, with a warning;
+   * the writes that follow fail loudly if access is really denied.
+   */
+  const orAbsent = async <T>(what: string, read: () => Promise<T>, absent: T): Promise<T> => {
+    try {
+      return await read();
+    } catch (err) {
+      if (httpStatus(err) !== 403) throw err;
+      log.log("warn", `${what}: access denied, taken as absent (does the job role have s3:ListBucket on the results bucket?)`, { ...fields, ...errorFields(err) });
+      return absent;
+    }
+  };
+
+  // 1. done before?
+  if (await orAbsent("manifest", () => transfer.exists(at(job.out, MANIFEST)), false)) {
+    log.log("info", "already complete: the run folder has its manifest", fields);
+    const metrics = await transfer.getJson<RunMetrics>(at(job.out, "metrics.json"));
+    const manifest = await transfer.getJson<{ files: { name: string; bytes: number }[] }>(at(job.out, MANIFEST));
+    if (metrics && manifest) {
+      const files = [...manifest.files, { name: MANIFEST, bytes: 0 }].map((f) => ({ name: f.name, bytes: f.bytes, uri: `${job.outUri}${f.name}` }));
+      await deps.notifier.publish(succeededNotification(job, summaryOf(runId, metrics, 0, job.attempt, (now() - started) / 1000), files, links(job, deps)));
+    }
+    return { status: "already-complete", runId };
+  }
+  const checkStop = () => {
+    if (stop.requested) throw new InterruptedError(stop.reason!, null);
+  };
+  await writeProgress({ state: "starting" });
+
+  fs.mkdirSync(deps.scratch, { recursive: true });
+  try {
+    // 2. inputs to scratch
+    const scanPath = path.join(deps.scratch, "scan.h5");
+    let t = now();
+    let scanMeta: Record<string, string>;
+    try {
+      const got = await transfer.download(job.scan, scanPath, job.scanVersion);
+      scanMeta = got.metadata;
+      log.log("info", "scan downloaded", { ...fields, bytes: got.bytes, ms: now() - t });
+    } catch (err) {
+      if (err instanceof ObjectMissingError) throw new JobInputError([`the scan ${err.message}`]);
+      throw err;
+    }
+    checkStop();
+    let truthLoc = job.truth;
+    const metaTruth = scanMeta[TRUTH_METADATA_KEY];
+    if (!truthLoc && metaTruth) {
+      // Only a key beside the scan (same bucket, same user folder): metadata cannot point the worker elsewhere.
+      const folder = job.scan.key.slice(0, job.scan.key.lastIndexOf("/") + 1);
+      if (metaTruth.startsWith(folder) && !metaTruth.includes("..")) truthLoc = { bucket: job.scan.bucket, key: metaTruth };
+      else log.log("warn", "ignored a truth outside the scan's folder", { ...fields, truth: metaTruth });
+    }
+    let truthPath: string | null = null;
+    if (truthLoc) {
+      const p = path.join(deps.scratch, "truth.h5");
+      try {
+        await transfer.download(truthLoc, p);
+        truthPath = p;
+      } catch (err) {
+        if (!(err instanceof ObjectMissingError)) throw err;
+        log.log("warn", "no ground truth: the object is missing", { ...fields, truth: `s3://${truthLoc.bucket}/${truthLoc.key}` });
+      }
+    }
+    const truthUri = truthPath && truthLoc ? `s3://${truthLoc.bucket}/${truthLoc.key}` : null;
+
+    // 3. validate and load
+    t = now();
+    let prepared;
+    try {
+      prepared = await prepare(scanPath);
+    } catch (err) {
+      if (err instanceof InvalidScanError) throw new JobInputError(err.report.errors.map((e) => e.message));
+      throw err;
+    }
+    if (truthPath) {
+      try {
+        prepared.truth = await readTruth(truthPath);
+      } catch (err) {
+        log.log("warn", "ground truth unreadable: reconstructing without errors", { ...fields, ...errorFields(err) });
+      }
+    }
+    log.log("info", "scan loaded", { ...fields, npos: prepared.scan.header.npos, frame: prepared.scan.header.frameSize, truth: truthUri, ms: now() - t });
+    checkStop();
+
+    // 4. checkpoint of this run?
+    const identity = identityOf(job, prepared.truth ? truthUri : null);
+    const store: CheckpointStore = new S3CheckpointStore(transfer, job.out, deps.scratch);
+    const loaded = await orAbsent("checkpoint", () => store.load(), { checkpoint: null });
+    let resume: SolverSnapshot | undefined;
+    if (loaded.problem) log.log("warn", "checkpoint unusable, starting afresh", { ...fields, checkpoint: store.location, problem: loaded.problem });
+    if (loaded.checkpoint) {
+      const c = loaded.checkpoint;
+      if (!sameIdentity(c.identity, identity)) {
+        log.log("warn", "checkpoint of another run (scan version, config or truth differ), starting afresh", { ...fields, checkpoint: store.location, found: c.identity, expected: identity });
+      } else {
+        resume = c.snapshot;
+        log.log("info", "resuming from checkpoint", { ...fields, checkpoint: store.location, iteration: c.snapshot.meta.iteration, created: c.created });
+      }
+    }
+    const resumedFrom = resume?.meta.iteration ?? 0;
+
+    // 5. solve, with checkpoints
+    const total = job.config.iterations;
+    const policy = new CheckpointPolicy(deps.cadence, resumedFrom, now);
+    let pending: Promise<void> = Promise.resolve();
+    let lastSaved: number | null = resume ? resumedFrom : null;
+    const save = (snapshot: SolverSnapshot): Promise<void> => {
+      const encoded = encodeCheckpoint({ identity, created: new Date(now()).toISOString(), snapshot });
+      const iteration = snapshot.meta.iteration;
+      const t0 = now();
+      pending = pending.then(async () => {
+        try {
+          await store.save(encoded);
+          lastSaved = iteration;
+          log.log("info", "checkpoint saved", { ...fields, iteration, bytes: encoded.length, ms: now() - t0, checkpoint: store.location });
+          void writeProgress({ checkpoint: iteration });
+        } catch (err) {
+          log.log("warn", "checkpoint upload failed (the run goes on)", { ...fields, iteration, ...errorFields(err) });
+        }
+      });
+      return pending;
+    };
+    let lastProgress = now();
+    let lastLogged = 0;
+    await writeProgress({ state: "running", iteration: resumedFrom, resumedFrom });
+    log.log("info", "solving", { ...fields, from: resumedFrom, to: total });
+    t = now();
+    const { reconstruction, errors } = await solve(prepared, job.config, (record: IterationRecord) => {
+      const it = record.iteration;
+      if (it === total || it - lastLogged >= Math.max(1, Math.floor(total / 10))) {
+        lastLogged = it;
+        log.log("info", "iteration", { ...fields, iteration: it, of: total, losses: record.losses, ...(record.errors ? { errors: record.errors } : {}), time_s: record.time_s });
+      }
+      if (deps.progressMs > 0 && now() - lastProgress >= deps.progressMs) {
+        lastProgress = now();
+        void writeProgress({ iteration: it, losses: record.losses, ...(record.errors ? { errors: record.errors } : {}), time_s: record.time_s });
+      }
+    }, {
+      ...(resume ? { resume } : {}),
+      onCheckpoint: async (iteration, capture) => {
+        if (stop.requested) {
+          await save(capture());
+          await writeProgress({ state: "interrupted", iteration, message: `stopped by ${stop.reason}` }, true);
+          throw new InterruptedError(stop.reason!, lastSaved);
+        }
+        if (policy.due(iteration, total)) {
+          policy.taken(iteration);
+          void save(capture());
+        }
+      },
+    });
+    await pending;
+    log.log("info", "solved", { ...fields, iterations: total, resumedFrom, ms: now() - t, engine: reconstruction.engine.name, device: reconstruction.engine.device });
+
+    // 6. outputs: locally, then uploaded with the manifest last
+    const outDir = path.join(deps.scratch, "out");
+    const { files, metrics } = await writeRunOutputs(outDir, reconstruction, { scan: job.scanUri, truth: prepared.truth ? truthUri : null, errors });
+    await writeProgress({ state: "uploading", iteration: total, losses: metrics.history.length ? (metrics.history[metrics.history.length - 1] as IterationRecord).losses : {} });
+    t = now();
+    const uploaded: OutputFile[] = [];
+    for (const name of files) {
+      if (name === MANIFEST) continue;
+      const file = path.join(outDir, name);
+      await transfer.uploadFile(at(job.out, name), file, { contentType: contentType(name) });
+      uploaded.push({ name, bytes: fs.statSync(file).size, uri: `${job.outUri}${name}` });
+    }
+    await writeProgress({ state: "complete", iteration: total, time_s: reconstruction.wall_s }, true);
+    const manifestFile = path.join(outDir, MANIFEST);
+    await transfer.uploadFile(at(job.out, MANIFEST), manifestFile, { contentType: "application/json" });
+    uploaded.push({ name: MANIFEST, bytes: fs.statSync(manifestFile).size, uri: `${job.outUri}${MANIFEST}` });
+    log.log("info", "results uploaded", { ...fields, files: uploaded.length, bytes: uploaded.reduce((s, f) => s + f.bytes, 0), ms: now() - t, out: job.outUri });
+
+    // 7. clean up, notify
+    await store.clear().catch((err: unknown) => log.log("warn", "could not delete the checkpoint", { ...fields, checkpoint: store.location, ...errorFields(err) }));
+    const summary = summaryOf(runId, metrics, resumedFrom, job.attempt, (now() - started) / 1000);
+    const messageId = await deps.notifier.publish(succeededNotification(job, summary, uploaded, links(job, deps)));
+    log.log("info", "notified", { ...fields, messageId, user: job.user });
+    return { status: "succeeded", runId, summary, files: uploaded };
+  } catch (err) {
+    if (err instanceof InterruptedError) {
+      log.log("warn", "interrupted", { ...fields, reason: err.reason, checkpoint: err.checkpointIteration });
+      await writeProgress({ state: "interrupted", message: err.message }, true);
+    } else if (err instanceof JobInputError) {
+      log.log("error", "invalid input", { ...fields, problems: err.problems });
+      await transfer.putJson(at(job.out, ERROR_FILE), {
+        kind: "ptyxrf-worker-error", invalidInput: true, jobId: job.jobId, attempt: job.attempt, scan: job.scanUri, problems: err.problems, at: new Date(now()).toISOString(),
+      }).catch((e: unknown) => log.log("warn", "could not write error.json", { ...fields, ...errorFields(e) }));
+      await writeProgress({ state: "failed", message: err.message }, true);
+    } else if (isTransient(err)) {
+      // exit 75: Batch runs another attempt, which resumes from the last checkpoint
+      await writeProgress({ state: "interrupted", message: `transient failure, to be retried: ${(err as Error)?.message ?? String(err)}` }, true);
+    } else {
+      await writeProgress({ state: "failed", message: (err as Error)?.message ?? String(err) }, true);
+    }
+    throw err;
+  } finally {
+    await progressWrite;
+    fs.rmSync(deps.scratch, { recursive: true, force: true });
+  }
+}
+
+function links(job: WorkerJob, deps: WorkerDeps): { console?: string } {
+  return deps.consoleLinks ? { console: consoleUrl(job.out.bucket, job.out.key, deps.region) } : {};
+}
+
+export function summaryOf(runId: string, metrics: RunMetrics, resumedFrom: number, attempt: number, jobWall_s: number): RunSummary {
+  const first = metrics.history[0] as IterationRecord | undefined;
+  return {
+    runId, mode: metrics.mode, iterations: metrics.iterations, wall_s: metrics.wall_s, ms_per_iter: metrics.ms_per_iter,
+    engine: metrics.engine, device: metrics.device, final: metrics.final, initialErrors: first?.errors ?? null,
+    resumedFrom, attempt, jobWall_s,
+  };
+}
+
+function contentType(name: string): string {
+  if (name.endsWith(".png")) return "image/png";
+  if (name.endsWith(".json")) return "application/json";
+  if (name.endsWith(".h5")) return "application/x-hdf5";
+  return "application/octet-stream";
+}
