@@ -49,6 +49,8 @@ export function addSuppressions(t: NagTargets): void {
   ack(t.ingestRole, resultsAll, `${OBJECT_PREFIX}the ingest Lambda writes rejection reports under results/ (s3:PutObject only).`);
   ack(t.jobRole, scansIncoming, `${OBJECT_PREFIX}the worker reads the scans under incoming/ (read-only).`);
   ack(t.jobRole, resultsAll, `${OBJECT_PREFIX}the worker writes its outputs and checkpoints under results/.`);
+  ack(t.jobRole, "AwsSolutions-IAM5[Resource::<Results25575328.Arn>/results/*/_checkpoint/*]",
+    `${OBJECT_PREFIX}the worker deletes only its run's checkpoint (results/<run>/_checkpoint/) once the run is complete.`);
   ack(t.uploader, "AwsSolutions-IAM5[Resource::<Scans941C181C.Arn>/incoming/<aws:username>/*]",
     `${OBJECT_PREFIX}each collaborator may write only under incoming/<their own IAM user name>/ (policy variable aws:username).`);
   ack(t.uploader, "AwsSolutions-IAM5[Resource::<Results25575328.Arn>/results/<aws:username>/*]",

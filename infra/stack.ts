@@ -34,6 +34,7 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { ENV } from "../src/pipeline/ingest/env.js";
 import { DEFAULT_JOB_PARAMETERS, INVALID_INPUT_EXIT_CODE, WORKER_COMMAND } from "../src/pipeline/submit/jobSpec.js";
+import { EXIT } from "../src/pipeline/worker/exitCodes.js";
 import { lambdaCode } from "./bundle.js";
 import { addSuppressions } from "./nag.js";
 import { readSettings, type Settings } from "./settings.js";
@@ -286,6 +287,12 @@ export class PtyxrfStack extends Stack {
       resources: [this.results.arnForObjects(`${RESULTS_PREFIX}*`)],
     }));
     jobRole.addToPolicy(new iam.PolicyStatement({
+      sid: "DeleteOwnCheckpoints",
+      actions: ["s3:DeleteObject"],
+      resources: [this.results.arnForObjects(`${RESULTS_PREFIX}*/_checkpoint/*`)],
+    }));
+    grantPublish(this.topic, topicKey, jobRole); // the worker's completion notification with its summary
+    jobRole.addToPolicy(new iam.PolicyStatement({
       sid: "ListOwnResults",
       actions: ["s3:ListBucket"],
       resources: [this.results.bucketArn],
@@ -302,6 +309,7 @@ export class PtyxrfStack extends Stack {
         command: WORKER_COMMAND,
         executionRole,
         jobRole,
+        environment: { PTYXRF_TOPIC_ARN: this.topic.topicArn },
         logging: ecs.LogDriver.awsLogs({ logGroup: workerLogs, streamPrefix: "worker" }),
       }),
       parameters: { ...DEFAULT_JOB_PARAMETERS },
@@ -312,6 +320,8 @@ export class PtyxrfStack extends Stack {
         batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onExitCode: String(INVALID_INPUT_EXIT_CODE) })),
         retryOn(batch.Reason.SPOT_INSTANCE_RECLAIMED), // statusReason "Host EC2*": Spot reclaim or a failed host
         retryOn(batch.Reason.CANNOT_PULL_CONTAINER),
+        // transient failures and SIGTERM after a final checkpoint: the next attempt resumes from it
+        retryOn(batch.Reason.custom({ onExitCode: String(EXIT.retryable) })),
         batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onExitCode: "*" })),
       ],
     });

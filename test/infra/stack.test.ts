@@ -42,7 +42,7 @@ describe("cdk-nag AwsSolutionsChecks", () => {
   it("passes with every acknowledgement explained", () => {
     const report = JSON.parse(fs.readFileSync(path.join(outdir, "validation-report.json"), "utf8"));
     expect(report.pluginReports).toEqual([]);
-    expect(ACKNOWLEDGED.length).toBe(11);
+    expect(ACKNOWLEDGED.length).toBe(12);
     for (const a of ACKNOWLEDGED) expect(a.reason.length, a.id).toBeGreaterThan(60);
   });
 
@@ -87,7 +87,7 @@ describe("AWS Batch", () => {
     for (const [, sg] of resources("AWS::EC2::SecurityGroup")) expect(sg.Properties.SecurityGroupIngress).toBeUndefined();
   });
 
-  it("the worker job: GPU, vCPU and memory, timeout, retries on Spot reclaim and host failure but never on exit code 2", () => {
+  it("the worker job: GPU, vCPU and memory, timeout, retries on Spot reclaim, host failure and the worker's transient exit code 75, never on exit code 2", () => {
     t.hasResourceProperties("AWS::Batch::JobDefinition", {
       Type: "container",
       PlatformCapabilities: ["EC2"],
@@ -104,6 +104,7 @@ describe("AWS Batch", () => {
           { Action: "EXIT", OnExitCode: "2" },
           { Action: "RETRY", OnStatusReason: "Host EC2*" },
           { Action: "RETRY", OnReason: "CannotPullContainerError:*" },
+          { Action: "RETRY", OnExitCode: "75" },
           { Action: "EXIT", OnExitCode: "*" },
         ],
       },
@@ -264,7 +265,9 @@ describe("least-privilege IAM", () => {
   it("the worker reads scans and writes results under their prefixes only", () => {
     const roleId = resources("AWS::IAM::Role").find(([rid]) => rid.startsWith("WorkerJobRole"))![0];
     const st = statements(roleId);
-    expect(st.map((s) => s.Sid).sort()).toEqual(["ListOwnResults", "ReadScans", "WriteResults"]);
+    expect(st.map((s) => s.Sid).sort()).toEqual(["DeleteOwnCheckpoints", "EncryptNotifications", "ListOwnResults", "PublishNotifications", "ReadScans", "WriteResults"]);
+    expect(bySid(st, "DeleteOwnCheckpoints")).toMatchObject({ Action: "s3:DeleteObject", Resource: objects(id(stack.results), "results/*/_checkpoint/*") });
+    expect(bySid(st, "PublishNotifications")).toMatchObject({ Action: "sns:Publish" }); // the worker's completion notification
     expect(bySid(st, "ReadScans")).toMatchObject({ Action: ["s3:GetObject", "s3:GetObjectVersion"], Resource: objects(id(stack.scans), "incoming/*") });
     expect(bySid(st, "WriteResults")).toMatchObject({ Resource: objects(id(stack.results), "results/*") });
     expect(bySid(st, "ListOwnResults")).toMatchObject({ Resource: arn(id(stack.results)), Condition: { StringLike: { "s3:prefix": ["results/*"] } } });
