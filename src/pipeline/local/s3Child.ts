@@ -1,6 +1,8 @@
 /**
- * Child process running s3rver on 127.0.0.1 for the local stack (s3server.ts): like storage/localS3Child.ts,
- * but on a given port (0: ephemeral), so that the server can be stopped and started again at the same
+ * Child process running s3rver on 127.0.0.1: the S3-compatible server of the tests, the benchmarks and the
+ * local stack (started by storage/localS3.ts and local/s3server.ts). It must live in another process: the
+ * ranged-read bridge blocks the calling thread in Atomics.wait, so a server on that thread's event loop could
+ * never answer. On a given port (0: ephemeral), so that it can be stopped and started again at the same
  * address (the data stays in its directory).
  *
  * argv[2]: JSON {directory, buckets, port}. Messages to the parent: {type: "ready", port}, {type: "event",

@@ -10,7 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { S3EventRecord } from "aws-lambda";
 import type { S3ClientSettings } from "../../scan/s3Source.js";
-import { packageRoot } from "../../version.js";
+import { compiledModule } from "../../version.js";
 
 export const LOCAL_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
 export const LOCAL_REGION = "us-east-1";
@@ -21,15 +21,6 @@ export interface S3ServerOptions {
   /** 0 (default): an ephemeral port, kept across restarts. */
   port?: number;
   startTimeoutMs?: number;
-}
-
-/** A compiled module of this package (from dist/ when running from TypeScript sources). */
-export function compiledModule(moduleUrl: string, relFromSrc: string): string {
-  const here = fileURLToPath(moduleUrl);
-  if (!here.endsWith(".ts")) return path.join(path.dirname(here), path.basename(relFromSrc));
-  const script = path.join(packageRoot(), "dist", "src", relFromSrc);
-  if (!existsSync(script)) throw new Error(`${script} not found (running from TypeScript sources): run npm run build`);
-  return script;
 }
 
 export function s3SettingsFor(endpoint: string): S3ClientSettings {
@@ -64,7 +55,7 @@ export class S3Server {
 
   async start(): Promise<void> {
     if (this.running) return;
-    const child = fork(compiledModule(import.meta.url, "pipeline/local/s3Child.js"), [JSON.stringify({ directory: this.options.directory, buckets: this.options.buckets, port: this.port })], {
+    const child = fork(compiledModule("pipeline/local/s3Child.js"), [JSON.stringify({ directory: this.options.directory, buckets: this.options.buckets, port: this.port })], {
       execArgv: [],
       stdio: ["ignore", "ignore", "inherit", "ipc"],
     });

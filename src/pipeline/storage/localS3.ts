@@ -3,11 +3,9 @@
  * local runs. Its S3 event notifications come back to the parent in `events`, shaped as S3 sends them.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { S3EventRecord } from "aws-lambda";
 import type { S3ClientSettings } from "../../scan/s3Source.js";
+import { compiledModule } from "../../version.js";
 
 export interface LocalS3 {
   endpoint: string;
@@ -28,22 +26,8 @@ export interface LocalS3Options {
   startTimeoutMs?: number;
 }
 
-function childScript(moduleUrl: string = import.meta.url): string {
-  const here = fileURLToPath(moduleUrl);
-  if (!here.endsWith(".ts")) return path.join(path.dirname(here), "localS3Child.js");
-  let dir = path.dirname(here);
-  while (!existsSync(path.join(dir, "package.json"))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`local S3: no package.json above ${here}`);
-    dir = up;
-  }
-  const script = path.join(dir, "dist", "src", "pipeline", "storage", "localS3Child.js");
-  if (!existsSync(script)) throw new Error(`local S3: compiled ${script} not found: run npm run build`);
-  return script;
-}
-
 export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
-  const child: ChildProcess = fork(childScript(), [JSON.stringify({ directory: options.directory, buckets: options.buckets })], {
+  const child: ChildProcess = fork(compiledModule("pipeline/local/s3Child.js"), [JSON.stringify({ directory: options.directory, buckets: options.buckets, port: 0 })], {
     execArgv: [],
     stdio: ["ignore", "ignore", "inherit", "ipc"],
   });

@@ -1,4 +1,4 @@
-/** The part of s3rver (a devDependency: local S3-compatible server) that localS3Child.ts uses. */
+/** The part of s3rver (a devDependency: local S3-compatible server) that local/s3Child.ts uses. */
 declare module "s3rver" {
   import type { EventEmitter } from "node:events";
   import type { AddressInfo } from "node:net";
