@@ -45,7 +45,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import { isPowerOfTwo } from "../../physics/fft.js";
+import { validateWindows } from "../windows.js";
 import { DEFAULT_EPS } from "../../physics/losses.js";
 import type { ScanWindows } from "../../physics/geometry.js";
 import type { Engine, EngineOptions, EngineProblem, EngineState, EvalRequest, EvalResult } from "../engine.js";
@@ -181,20 +181,6 @@ function fail(msg: string): never {
   throw new Error(`cpu engine: ${msg}`);
 }
 
-function validateWindows(w: ScanWindows): void {
-  if (!w || !isPowerOfTwo(w.n)) fail(`window size N must be a power of two >= 2, got ${w?.n}`);
-  if (!(Number.isInteger(w.count) && w.count >= 1)) fail(`the scan needs at least one position, got ${w.count}`);
-  for (const [name, a] of [["iy", w.iy], ["ix", w.ix], ["fy", w.fy], ["fx", w.fx]] as const) {
-    if (!a || a.length < w.count) fail(`windows.${name} holds ${a?.length} values for ${w.count} positions`);
-  }
-  for (let j = 0; j < w.count; j++) {
-    if (!(w.iy[j] >= 0 && w.iy[j] + w.n <= w.height && w.ix[j] >= 0 && w.ix[j] + w.n <= w.width)) {
-      fail(`window ${j} at corner (${w.iy[j]}, ${w.ix[j]}) does not fit the ${w.height}x${w.width} object with N=${w.n}`);
-    }
-    if (!(Math.abs(w.fy[j]) <= 1 && Math.abs(w.fx[j]) <= 1)) fail(`window ${j} has sub-pixel shift (${w.fy[j]}, ${w.fx[j]}) outside [-1, 1]`);
-  }
-}
-
 /** Sub-pixel flags of the positions (fractions at or above SUBPIXEL_TOLERANCE). */
 function subpixelFlags(fy: Float64Array, fx: Float64Array, out: Uint8Array): void {
   for (let j = 0; j < out.length; j++) {
@@ -212,7 +198,7 @@ function assignSlots(subpixel: Uint8Array, slotOf: Int32Array, limit: number): n
 
 function validateProblem(p: EngineProblem): void {
   const w = p.windows;
-  validateWindows(w);
+  validateWindows(w, fail);
   if (!(Number.isInteger(p.modes) && p.modes >= 1)) fail(`probe modes must be an integer >= 1, got ${p.modes}`);
   if (!(p.diffraction instanceof Float32Array)) fail("the diffraction stack must be a Float32Array");
   if (p.diffraction.length !== w.count * w.n * w.n) {
@@ -546,7 +532,7 @@ export class CpuEngine implements Engine {
           `object, got ${windows.count} of ${windows.n}x${windows.n} on ${windows.height}x${windows.width}`,
       );
     }
-    validateWindows(windows);
+    validateWindows(windows, fail);
     const iy = Int32Array.from(windows.iy.subarray(0, npos)), ix = Int32Array.from(windows.ix.subarray(0, npos));
     const fy = Float64Array.from(windows.fy.subarray(0, npos)), fx = Float64Array.from(windows.fx.subarray(0, npos));
     // the engine's config (the in-thread kernel's too) and the balancing costs

@@ -43,7 +43,7 @@
  * Calls are serialised like the cpu engine's. dispose() frees every tensor; later calls throw.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { isPowerOfTwo } from "../../physics/fft.js";
+import { validateWindows } from "../windows.js";
 import type { ScanWindows } from "../../physics/geometry.js";
 import { DEFAULT_EPS, type PtychoNoiseModel, type XrfNoiseModel } from "../../physics/losses.js";
 import type { Engine, EngineOptions, EngineProblem, EngineState, EvalRequest, EvalResult } from "../engine.js";
@@ -123,23 +123,9 @@ export function planFor(
   return { fft: options.fft, resident, batch, budgetBytes, bytesPerPosition, fixedBytes, stackBytes, indices: options.indices };
 }
 
-function validateWindows(w: ScanWindows): void {
-  if (!w || !isPowerOfTwo(w.n)) fail(`window size N must be a power of two >= 2, got ${w?.n}`);
-  if (!(Number.isInteger(w.count) && w.count >= 1)) fail(`the scan needs at least one position, got ${w.count}`);
-  for (const [name, a] of [["iy", w.iy], ["ix", w.ix], ["fy", w.fy], ["fx", w.fx]] as const) {
-    if (!a || a.length < w.count) fail(`windows.${name} holds ${a?.length} values for ${w.count} positions`);
-  }
-  for (let j = 0; j < w.count; j++) {
-    if (!(w.iy[j] >= 0 && w.iy[j] + w.n <= w.height && w.ix[j] >= 0 && w.ix[j] + w.n <= w.width)) {
-      fail(`window ${j} at corner (${w.iy[j]}, ${w.ix[j]}) does not fit the ${w.height}x${w.width} object with N=${w.n}`);
-    }
-    if (!(Math.abs(w.fy[j]) <= 1 && Math.abs(w.fx[j]) <= 1)) fail(`window ${j} has sub-pixel shift (${w.fy[j]}, ${w.fx[j]}) outside [-1, 1]`);
-  }
-}
-
 function validateProblem(p: EngineProblem): void {
   const w = p.windows;
-  validateWindows(w);
+  validateWindows(w, fail);
   if (!(Number.isInteger(p.modes) && p.modes >= 1)) fail(`probe modes must be an integer >= 1, got ${p.modes}`);
   if (!(p.diffraction instanceof Float32Array)) fail("the diffraction stack must be a Float32Array");
   if (p.diffraction.length !== w.count * w.n * w.n) {
@@ -435,7 +421,7 @@ export class TfjsEngine implements Engine {
             `object, got ${windows.count} of ${windows.n}x${windows.n} on ${windows.height}x${windows.width}`,
         );
       }
-      validateWindows(windows);
+      validateWindows(windows, fail);
       const npos = L.npos;
       L.iy.set(windows.iy.subarray(0, npos));
       L.ix.set(windows.ix.subarray(0, npos));
