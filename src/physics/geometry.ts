@@ -55,11 +55,38 @@ export function positionsToPixels(
   n: number,
   options: { subpixel?: boolean } = {},
 ): ScanWindows {
-  const subpixel = options.subpixel ?? true;
   const { height, width } = object;
   if (positions_m.length % 2 !== 0) throw new Error(`positions: expected (y, x) pairs, got ${positions_m.length} values`);
   if (!(pixelSize > 0)) throw new Error(`positions: pixel size must be > 0, got ${pixelSize}`);
-  const count = positions_m.length / 2;
+  const corners = new Float64Array(positions_m.length);
+  for (let j = 0; j < positions_m.length / 2; j++) {
+    const cy = (corners[2 * j] = positions_m[2 * j] / pixelSize + (height - n) / 2);
+    const cx = (corners[2 * j + 1] = positions_m[2 * j + 1] / pixelSize + (width - n) / 2);
+    const iy = Math.round(cy), ix = Math.round(cx);
+    if (!(iy >= 0 && iy + n <= height && ix >= 0 && ix + n <= width)) {
+      throw new Error(
+        `positions: window ${j} at (y, x) = (${positions_m[2 * j]}, ${positions_m[2 * j + 1]}) m has corner ` +
+          `(${cy.toFixed(2)}, ${cx.toFixed(2)}) px; an ${n}x${n} window must lie inside the ${height}x${width} object`,
+      );
+    }
+  }
+  return windowsFromCorners(corners, object, n, { subpixel: options.subpixel ?? true });
+}
+
+/**
+ * Scan windows from continuous corners (object pixels, (y, x) pairs): the same rule as positionsToPixels
+ * (geometry.ts): integer corner round(c), sub-pixel shift f = c - round(c) (zero when subpixel is false).
+ * Windows must lie inside the object: out-of-range corners throw, or with `clamp` are first clamped to
+ * [0, H - N] x [0, W - N] (the returned windows' `corner` holds the clamped values).
+ */
+export function windowsFromCorners(
+  corners: ArrayLike<number>, object: { height: number; width: number }, n: number,
+  options: { subpixel?: boolean; clamp?: boolean } = {},
+): ScanWindows {
+  const subpixel = options.subpixel ?? true;
+  const { height, width } = object;
+  if (corners.length % 2 !== 0) throw new Error(`corners: expected (y, x) pairs, got ${corners.length} values`);
+  const count = corners.length / 2;
   const w: ScanWindows = {
     height, width, n, count,
     corner: new Float64Array(2 * count),
@@ -67,13 +94,17 @@ export function positionsToPixels(
     fy: new Float64Array(count), fx: new Float64Array(count),
   };
   for (let j = 0; j < count; j++) {
-    const cy = positions_m[2 * j] / pixelSize + (height - n) / 2;
-    const cx = positions_m[2 * j + 1] / pixelSize + (width - n) / 2;
+    let cy = corners[2 * j], cx = corners[2 * j + 1];
+    if (!(Number.isFinite(cy) && Number.isFinite(cx))) throw new Error(`corners: position ${j} is not finite (${cy}, ${cx})`);
+    if (options.clamp) {
+      cy = Math.min(Math.max(cy, 0), height - n);
+      cx = Math.min(Math.max(cx, 0), width - n);
+    }
     const iy = Math.round(cy), ix = Math.round(cx);
     if (!(iy >= 0 && iy + n <= height && ix >= 0 && ix + n <= width)) {
       throw new Error(
-        `positions: window ${j} at (y, x) = (${positions_m[2 * j]}, ${positions_m[2 * j + 1]}) m has corner ` +
-          `(${cy.toFixed(2)}, ${cx.toFixed(2)}) px; an ${n}x${n} window must lie inside the ${height}x${width} object`,
+        `corners: window ${j} at corner (${cy.toFixed(2)}, ${cx.toFixed(2)}) px; an ${n}x${n} window must lie inside ` +
+          `the ${height}x${width} object`,
       );
     }
     w.corner[2 * j] = cy;

@@ -14,59 +14,16 @@
  *   projectAffine(nominal, corners, { residual: 0 }).corners -> corners      (optional constraint)
  *   await engine.setWindows(windowsFromCorners(corners, windows, windows.n, { subpixel: true }));
  */
-import type { ScanWindows } from "../physics/geometry.js";
+import { windowsFromCorners, type ScanWindows } from "../physics/geometry.js";
+
+/** Windows from continuous corners live with the position convention (physics/geometry.ts). */
+export { windowsFromCorners };
 
 /** Object grid and window size, e.g. a ScanWindows. */
 export interface GridShape {
   height: number;
   width: number;
   n: number;
-}
-
-/**
- * Scan windows from continuous corners (object pixels, (y, x) pairs): the same rule as positionsToPixels
- * (geometry.ts): integer corner round(c), sub-pixel shift f = c - round(c) (zero when subpixel is false).
- * Windows must lie inside the object: out-of-range corners throw, or with `clamp` are first clamped to
- * [0, H - N] x [0, W - N] (the returned windows' `corner` holds the clamped values).
- */
-export function windowsFromCorners(
-  corners: ArrayLike<number>, object: { height: number; width: number }, n: number,
-  options: { subpixel?: boolean; clamp?: boolean } = {},
-): ScanWindows {
-  const subpixel = options.subpixel ?? true;
-  const { height, width } = object;
-  if (corners.length % 2 !== 0) throw new Error(`corners: expected (y, x) pairs, got ${corners.length} values`);
-  const count = corners.length / 2;
-  const w: ScanWindows = {
-    height, width, n, count,
-    corner: new Float64Array(2 * count),
-    iy: new Int32Array(count), ix: new Int32Array(count),
-    fy: new Float64Array(count), fx: new Float64Array(count),
-  };
-  for (let j = 0; j < count; j++) {
-    let cy = corners[2 * j], cx = corners[2 * j + 1];
-    if (!(Number.isFinite(cy) && Number.isFinite(cx))) throw new Error(`corners: position ${j} is not finite (${cy}, ${cx})`);
-    if (options.clamp) {
-      cy = Math.min(Math.max(cy, 0), height - n);
-      cx = Math.min(Math.max(cx, 0), width - n);
-    }
-    const iy = Math.round(cy), ix = Math.round(cx);
-    if (!(iy >= 0 && iy + n <= height && ix >= 0 && ix + n <= width)) {
-      throw new Error(
-        `corners: window ${j} at corner (${cy.toFixed(2)}, ${cx.toFixed(2)}) px; an ${n}x${n} window must lie inside ` +
-          `the ${height}x${width} object`,
-      );
-    }
-    w.corner[2 * j] = cy;
-    w.corner[2 * j + 1] = cx;
-    w.iy[j] = iy;
-    w.ix[j] = ix;
-    if (subpixel) {
-      w.fy[j] = cy - iy;
-      w.fx[j] = cx - ix;
-    }
-  }
-  return w;
 }
 
 /** Positions in metres (the scan file's convention, relative to the object centre) from corners. */

@@ -45,7 +45,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import { validateWindows } from "../windows.js";
+import { validateProblem, validateWindows } from "../windows.js";
 import { DEFAULT_EPS } from "../../physics/losses.js";
 import type { ScanWindows } from "../../physics/geometry.js";
 import type { Engine, EngineOptions, EngineProblem, EngineState, EvalRequest, EvalResult } from "../engine.js";
@@ -196,28 +196,6 @@ function assignSlots(subpixel: Uint8Array, slotOf: Int32Array, limit: number): n
   return slots;
 }
 
-function validateProblem(p: EngineProblem): void {
-  const w = p.windows;
-  validateWindows(w, fail);
-  if (!(Number.isInteger(p.modes) && p.modes >= 1)) fail(`probe modes must be an integer >= 1, got ${p.modes}`);
-  if (!(p.diffraction instanceof Float32Array)) fail("the diffraction stack must be a Float32Array");
-  if (p.diffraction.length !== w.count * w.n * w.n) {
-    fail(`the diffraction stack holds ${p.diffraction.length} values, expected ${w.count} x ${w.n} x ${w.n}`);
-  }
-  if (!["gaussian", "poisson", "weighted"].includes(p.ptychoModel)) {
-    fail(`unknown ptychography noise model "${p.ptychoModel as string}" (gaussian, poisson, weighted)`);
-  }
-  if (p.background !== undefined && !Number.isFinite(p.background)) fail(`background must be finite, got ${p.background}`);
-  const x = p.xrf;
-  if (x) {
-    const e = x.elements.length;
-    if (e < 1) fail("the XRF problem names no elements");
-    if (x.sensitivity.length !== e) fail(`XRF: ${x.sensitivity.length} sensitivities for ${e} elements`);
-    if (x.measured.length !== e * w.count) fail(`XRF: measured holds ${x.measured.length} values, expected ${e} x ${w.count}`);
-    if (x.model !== "lsq" && x.model !== "poisson") fail(`unknown XRF noise model "${x.model as string}" (lsq, poisson)`);
-  }
-}
-
 export class CpuEngine implements Engine {
   readonly name = "cpu";
   readonly device: string;
@@ -267,7 +245,7 @@ export class CpuEngine implements Engine {
   }
 
   private async doLoad(problem: EngineProblem): Promise<void> {
-    validateProblem(problem);
+    validateProblem(problem, fail);
     await this.stopWorkers();
     this.problem = null;
     this.shared = null;

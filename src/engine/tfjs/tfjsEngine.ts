@@ -43,7 +43,7 @@
  * Calls are serialised like the cpu engine's. dispose() frees every tensor; later calls throw.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { validateWindows } from "../windows.js";
+import { validateProblem, validateWindows } from "../windows.js";
 import type { ScanWindows } from "../../physics/geometry.js";
 import { DEFAULT_EPS, type PtychoNoiseModel, type XrfNoiseModel } from "../../physics/losses.js";
 import type { Engine, EngineOptions, EngineProblem, EngineState, EvalRequest, EvalResult } from "../engine.js";
@@ -121,26 +121,6 @@ export function planFor(
     );
   }
   return { fft: options.fft, resident, batch, budgetBytes, bytesPerPosition, fixedBytes, stackBytes, indices: options.indices };
-}
-
-function validateProblem(p: EngineProblem): void {
-  const w = p.windows;
-  validateWindows(w, fail);
-  if (!(Number.isInteger(p.modes) && p.modes >= 1)) fail(`probe modes must be an integer >= 1, got ${p.modes}`);
-  if (!(p.diffraction instanceof Float32Array)) fail("the diffraction stack must be a Float32Array");
-  if (p.diffraction.length !== w.count * w.n * w.n) {
-    fail(`the diffraction stack holds ${p.diffraction.length} values, expected ${w.count} x ${w.n} x ${w.n}`);
-  }
-  if (!PTYCHO_MODELS.includes(p.ptychoModel)) fail(`unknown ptychography noise model "${p.ptychoModel as string}" (gaussian, poisson, weighted)`);
-  if (p.background !== undefined && !Number.isFinite(p.background)) fail(`background must be finite, got ${p.background}`);
-  const x = p.xrf;
-  if (x) {
-    const e = x.elements.length;
-    if (e < 1) fail("the XRF problem names no elements");
-    if (x.sensitivity.length !== e) fail(`XRF: ${x.sensitivity.length} sensitivities for ${e} elements`);
-    if (x.measured.length !== e * w.count) fail(`XRF: measured holds ${x.measured.length} values, expected ${e} x ${w.count}`);
-    if (x.model !== "lsq" && x.model !== "poisson") fail(`unknown XRF noise model "${x.model as string}" (lsq, poisson)`);
-  }
 }
 
 /** Loss and dl/dD of one batch (losses.ts), float32 on the device; Poisson terms through log1p. */
@@ -362,7 +342,7 @@ export class TfjsEngine implements Engine {
 
   load(problem: EngineProblem): Promise<void> {
     return this.run("load", async () => {
-      validateProblem(problem);
+      validateProblem(problem, fail);
       this.release();
       const w = problem.windows, n = w.n, nn = n * n, K = problem.modes, npos = w.count;
       const E = problem.xrf?.elements.length ?? 0, HW = w.height * w.width;
