@@ -47,10 +47,18 @@ export interface SolverConfig {
   plateau: { enabled: boolean; factor: number; patience: number; threshold: number; cooldown: number; minScale: number };
   /**
    * Gradient-based refinement of the scan positions after `refineAfter` iterations (ptychography term):
-   * Adam on the window corners with `rate` px steps, at most `maxStep` px per step; `affine` projects the
-   * refined positions onto the best affine map of the nominal ones.
+   * `method` "adam" (each coordinate moves about `rate` px per step while its gradient keeps its sign) or
+   * "gradient" (steps proportional to the gradient, `rate` px for the first step's RMS gradient: positions over
+   * featureless regions, whose gradients are weak, stay where they are), at most `maxStep` px per step;
+   * `affine` projects the refined positions onto the best affine map of the nominal ones. `search` (radius
+   * > 0): every `every` iterations after `refineAfter`, each position tries whole offsets on a grid of
+   * `step` px out to `radius` px with the current object and probe and jumps to a clearly better one
+   * (positionSearch.ts): positions recorded beyond the gradient's capture range of a few pixels.
    */
-  positions: { refine: boolean; refineAfter: number; rate: number; maxStep: number; affine: boolean };
+  positions: {
+    refine: boolean; refineAfter: number; method: "adam" | "gradient"; rate: number; maxStep: number; affine: boolean;
+    search: { radius: number; step: number; every: number };
+  };
   /** Starting object and probe: "default" (flat object, file or mean-pattern probe) or "autocorrelation" (DAP 2A). */
   init: "default" | "autocorrelation";
   /** rPIE's object and probe regularisation (mode "rpie"). */
@@ -85,6 +93,13 @@ export interface SolverConfig {
   };
   /** Sub-pixel positions (Fourier-shifted probe); off rounds positions to whole pixels. */
   subpixel: boolean;
+  /**
+   * Correlated analysis of the result (metrics.json `correlation`, report.html; docs/reports.md): regions from
+   * `mask`, a PNG label image of the object's size (grey value = label, 0 = background; a path on the machine
+   * that runs the reconstruction), or "" (default) to segment the phase (Otsu); phase-segmented components
+   * smaller than `minRegionPixels` belong to no region. Analysis only: it does not change the reconstruction.
+   */
+  correlation: { mask: string; minRegionPixels: number };
 }
 
 export const DEFAULT_CONFIG: SolverConfig = {
@@ -98,7 +113,7 @@ export const DEFAULT_CONFIG: SolverConfig = {
   atv: { ratio: 0, p: 2, q: 1, eps: 1e-8, maps: false, adaptive: true },
   batches: { growth: "full", start: 32, factor: 2, every: 10, max: null },
   plateau: { enabled: false, factor: 0.5, patience: 10, threshold: 1e-4, cooldown: 0, minScale: 0.01 },
-  positions: { refine: false, refineAfter: 20, rate: 0.1, maxStep: 0.5, affine: false },
+  positions: { refine: false, refineAfter: 20, method: "adam", rate: 0.1, maxStep: 0.5, affine: false, search: { radius: 0, step: 2, every: 100 } },
   init: "default",
   rpie: { alpha: 0.1, beta: 1 },
   weights: { strategy: "gradnorm", ptycho: 1, xrf: 1, alpha: 1.5, rate: 0.05 },
@@ -107,6 +122,7 @@ export const DEFAULT_CONFIG: SolverConfig = {
   finalRateFraction: 0.05,
   probe: { init: "auto", refine: true, refineAfter: 20, modes: 1, recentre: false, normalise: false },
   subpixel: true,
+  correlation: { mask: "", minRegionPixels: 16 },
 };
 
 export type ConfigInput = {
@@ -192,8 +208,11 @@ export function resolveConfig(input: unknown = {}): SolverConfig {
   check(c.plateau.factor > 0 && c.plateau.factor < 1 && Number.isInteger(c.plateau.patience) && c.plateau.patience >= 0, `"plateau.factor" must be in (0, 1) and "plateau.patience" a non-negative integer`);
   check(c.plateau.minScale >= 0 && c.plateau.minScale <= 1 && c.plateau.threshold >= 0 && c.plateau.cooldown >= 0, `"plateau.minScale" must be in [0, 1], "plateau.threshold" and "plateau.cooldown" >= 0`);
   check(Number.isInteger(c.positions.refineAfter) && c.positions.refineAfter >= 0 && c.positions.rate > 0 && c.positions.maxStep > 0, `"positions.refineAfter" must be a non-negative integer, "positions.rate" and "positions.maxStep" > 0`);
+  check(c.positions.search.radius >= 0 && c.positions.search.step > 0 && Number.isInteger(c.positions.search.every) && c.positions.search.every >= 1, `"positions.search.radius" must be >= 0, "positions.search.step" > 0 and "positions.search.every" an integer >= 1`);
+  check(["adam", "gradient"].includes(c.positions.method), `"positions.method" must be "adam" or "gradient", got ${JSON.stringify(c.positions.method)}`);
   check(Number.isInteger(c.probe.modes) && c.probe.modes >= 1 && c.probe.modes <= 8, `"probe.modes" must be an integer in [1, 8], got ${c.probe.modes}`);
   check(c.rpie.alpha >= 0 && c.rpie.alpha <= 1 && c.rpie.beta >= 0 && c.rpie.beta <= 1, `"rpie.alpha" and "rpie.beta" must be in [0, 1]`);
+  check(Number.isInteger(c.correlation.minRegionPixels) && c.correlation.minRegionPixels >= 1, `"correlation.minRegionPixels" must be an integer >= 1, got ${c.correlation.minRegionPixels}`);
   if (problems.length) throw new ConfigError(problems);
   return c;
 }

@@ -164,6 +164,14 @@ export class PositionRefiner {
     return { maxShift, rmsShift: moved ? Math.sqrt(sumSq / moved) : 0, clamped };
   }
 
+  /** Forget the moments of these positions (they jumped, e.g. by a grid search). */
+  resetPositions(list: Iterable<number>): void {
+    for (const j of list) {
+      this.m[2 * j] = this.m[2 * j + 1] = this.v[2 * j] = this.v[2 * j + 1] = 0;
+      this.t[j] = 0;
+    }
+  }
+
   /** Forget the Adam moments and the gradient scale (e.g. after a probe or object reset). */
   reset(): void {
     this.m.fill(0);

@@ -26,6 +26,7 @@ import { initialFreeValue, initialMaps, meanPattern, scannedMask, objectAmplitud
 import { noiseModelAt } from "./noiseSchedule.js";
 import { PlateauScheduler, type PlateauState } from "./plateau.js";
 import { PositionRefiner, projectAffine, windowsFromCorners } from "./positions.js";
+import { searchPositions } from "./positionSearch.js";
 import { inverseFactor, normaliseProbePhase, orthogonaliseProbeModes, recentreProbe, scaleComplex, shiftImage, shiftRealImage } from "./probeOps.js";
 import { runRpie } from "./rpie.js";
 import { linkFor, scanGeometry, xrfData, type Geometry, type LoadedScan } from "./problem.js";
@@ -247,7 +248,7 @@ export async function reconstruct(scan: LoadedScan, configInput: unknown, option
   const corners = Float64Array.from(geometry.windows.corner);
   const nominal = Float64Array.from(corners);
   const refiner = config.positions.refine && usePtycho
-    ? new PositionRefiner(npos, { rate: config.positions.rate, maxStep: config.positions.maxStep, bounds: { height: H, width: W, n } })
+    ? new PositionRefiner(npos, { method: config.positions.method, rate: config.positions.rate, maxStep: config.positions.maxStep, bounds: { height: H, width: W, n } })
     : null;
   const history = new History({ mode, engine: engine.name });
   const state: ReconstructionState = { object, probe, maps, free };
@@ -401,6 +402,17 @@ export async function reconstruct(scan: LoadedScan, configInput: unknown, option
         }
         adamProbe = adam(probe.length);
       }
+    }
+    const search = config.positions.search;
+    if (movePositions && search.radius > 0 && it > config.positions.refineAfter && (it - config.positions.refineAfter) % search.every === 0) {
+      const { moved } = await searchPositions(engine, { object, probe }, corners, scan.diffraction, noise.model, { height: H, width: W }, n, {
+        radius: search.radius, step: search.step, subpixel: config.subpixel,
+      });
+      if (config.positions.affine && moved.length) corners.set(projectAffine(nominal, corners).corners);
+      refiner!.resetPositions(moved);
+      geometry.windows = windowsFromCorners(corners, { height: H, width: W }, n, { subpixel: config.subpixel, clamp: true });
+      await engine.setWindows(geometry.windows);
+      rates.positions_searched = moved.length;
     }
     if (refine && config.probe.normalise && mode === "ptycho") {
       const { factor } = normaliseProbePhase(probe, n);
