@@ -1,18 +1,24 @@
 /**
- * The outputs of one run in its folder (DESIGN.md "Results"): result.h5, metrics.json, PNG previews, and
- * manifest.json written last. A folder without manifest.json is an incomplete run.
+ * The outputs of one run in its folder (DESIGN.md "Results"): result.h5, metrics.json (with the correlation
+ * analysis), PNG previews, report.html (docs/reports.md), and manifest.json written last. A folder without
+ * manifest.json is an incomplete run.
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { correlate, labelsFromPng, type Correlation, type CorrelationResult } from "../metrics/correlation.js";
 import { illuminatedMask, illuminationMap } from "../metrics/illumination.js";
-import { writePreviews } from "../report/previews.js";
+import { esc } from "../report/html/escape.js";
+import { planPreviews, writePreviews } from "../report/previews.js";
+import { renderRunReport } from "../report/runReport.js";
 import { phaseAndAmplitude, writeResult } from "../scan/result.js";
+import { DEFAULT_CONFIG } from "../solver/config.js";
 import type { Errors } from "../solver/evaluate.js";
 import type { Reconstruction } from "../solver/reconstruct.js";
 import { version } from "../version.js";
 
 export const MANIFEST = "manifest.json";
+export const REPORT = "report.html";
 
 export interface FinalMetrics {
   loss_total: number;
@@ -34,8 +40,12 @@ export interface RunMetrics {
   wall_s: number;
   ms_per_iter: number;
   scan: string;
+  /** sha256 of the scan file as read (hex); null when the caller did not have it. */
+  scan_sha256: string | null;
   truth: string | null;
   final: FinalMetrics;
+  /** Correlation analysis (docs/reports.md); null when the run has no phase (mode xrf). */
+  correlation: Correlation | null;
   config: unknown;
   history: unknown[];
 }
@@ -57,13 +67,47 @@ function sha256(file: string): string {
   return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 }
 
+/** sha256 (hex) of a file, read as a stream (constant memory, any size). */
+export async function fileSha256(file: string): Promise<string> {
+  const hash = crypto.createHash("sha256");
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/**
+ * The checksum of the scan a reconstruction was made from, noted where the run read the scan (reconstructRun's
+ * solve) so that every caller of writeRunOutputs (CLI, worker, demo) records it without passing it along.
+ */
+const scanChecksums = new WeakMap<Reconstruction, string>();
+export function noteScanChecksum(r: Reconstruction, sha256Hex: string): void {
+  scanChecksums.set(r, sha256Hex);
+}
+
+/**
+ * The user's label image for the correlation analysis (config correlation.mask), or why it is not used: a
+ * missing, unreadable or wrongly sized file falls back to the phase segmentation with a warning (the run's
+ * results are never lost to an analysis option).
+ */
+function userLabels(file: string, width: number, height: number): { labels?: { data: Int32Array; source: string }; warning?: string } {
+  if (!file) return {};
+  try {
+    const img = labelsFromPng(fs.readFileSync(file));
+    if (img.width !== width || img.height !== height) {
+      return { warning: `correlation.mask ${file} is ${img.width} x ${img.height} pixels but the object is ${width} x ${height}: segmented the phase instead` };
+    }
+    return { labels: { data: img.data, source: file } };
+  } catch (err) {
+    return { warning: `correlation.mask ${file} could not be read as a PNG label image (${(err as Error).message}): segmented the phase instead` };
+  }
+}
+
 export function configHash(config: unknown): string {
   return crypto.createHash("sha256").update(JSON.stringify(config)).digest("hex").slice(0, 16);
 }
 
 /** Writes every output of a finished reconstruction into `dir`; returns the file names, manifest last. */
 export async function writeRunOutputs(
-  dir: string, r: Reconstruction, info: { scan: string; truth: string | null; errors: Errors | null },
+  dir: string, r: Reconstruction, info: { scan: string; truth: string | null; errors: Errors | null; scanSha256?: string | null },
 ): Promise<{ files: string[]; metrics: RunMetrics }> {
   fs.mkdirSync(dir, { recursive: true });
   fs.rmSync(path.join(dir, MANIFEST), { force: true }); // a rerun into the same folder is incomplete until it ends
@@ -79,6 +123,19 @@ export async function writeRunOutputs(
       scan: info.scan, link: JSON.stringify(r.link), config: JSON.stringify(r.config),
     },
   });
+  const { phase, amplitude } = phaseAndAmplitude(r.object);
+  const mask = illuminatedMask(illuminationMap(r.probe, r.geometry.windows));
+  const hasPhase = r.config.mode !== "xrf";
+  let correlation: CorrelationResult | null = null;
+  if (hasPhase) {
+    const user = userLabels(r.config.correlation?.mask ?? "", W, H);
+    correlation = correlate({
+      phase, width: W, height: H, elements: maps ?? {}, pixelSize_m: pixelSize, mask,
+      minRegionPixels: r.config.correlation?.minRegionPixels ?? DEFAULT_CONFIG.correlation.minRegionPixels,
+      ...(user.labels ? { labels: user.labels } : {}), ...(user.warning ? { warnings: [user.warning] } : {}),
+    });
+  }
+  const scanSha256 = info.scanSha256 ?? scanChecksums.get(r) ?? null;
   const metrics: RunMetrics = {
     ptyxrf: version(),
     engine: r.engine.name,
@@ -88,25 +145,38 @@ export async function writeRunOutputs(
     wall_s: r.wall_s,
     ms_per_iter: (1000 * r.wall_s) / Math.max(1, r.config.iterations),
     scan: info.scan,
+    scan_sha256: scanSha256,
     truth: info.truth,
     final: finalMetrics(r, info.errors),
+    correlation: correlation?.correlation ?? null,
     config: r.config,
     history: r.history.toJSON().records,
   };
   fs.writeFileSync(path.join(dir, "metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
-  const { phase, amplitude } = phaseAndAmplitude(r.object);
-  const mask = illuminatedMask(illuminationMap(r.probe, r.geometry.windows));
-  const previews = writePreviews(dir, {
-    ...(r.config.mode === "xrf" ? {} : { phase, amplitude }), width: W, height: H, elements: maps ?? {}, mask,
-  });
-  const files = ["result.h5", "metrics.json", ...previews.files.map((f) => path.basename(f))];
+  const previewInput = { ...(hasPhase ? { phase, amplitude } : {}), width: W, height: H, elements: maps ?? {}, mask };
+  const previews = writePreviews(dir, previewInput);
+  const created = new Date().toISOString();
+  let report: string;
+  try {
+    report = renderRunReport({
+      run: { ...metrics, history: r.history.toJSON().records }, provenance: { version: metrics.ptyxrf, created, scanSha256, configHash: configHash(r.config) },
+      configDefaults: DEFAULT_CONFIG, width: W, height: H, pixelSize_m: pixelSize,
+      previews: planPreviews(previewInput), ...(hasPhase ? { phase } : {}), elements: maps ?? {}, correlation,
+    });
+  } catch (err) {
+    // the run's results matter more than its report: say what went wrong in the page instead of failing the run
+    report = `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>report failed</title></head><body><h1>The report could not be rendered</h1><pre>${esc((err as Error).stack ?? String(err))}</pre><p>See metrics.json and the PNG previews.</p></body></html>\n`;
+  }
+  fs.writeFileSync(path.join(dir, REPORT), report);
+  const files = ["result.h5", "metrics.json", ...previews.files.map((f) => path.basename(f)), REPORT];
   const manifest = {
     complete: true,
     ptyxrf: version(),
-    created: new Date().toISOString(),
+    created,
     mode: r.config.mode,
     config_hash: configHash(r.config),
     scan: info.scan,
+    scan_sha256: scanSha256,
     files: files.map((name) => ({ name, bytes: fs.statSync(path.join(dir, name)).size, sha256: sha256(path.join(dir, name)) })),
   };
   const tmp = path.join(dir, `${MANIFEST}.partial`);

@@ -12,7 +12,7 @@ import { resolveConfig, type SolverConfig } from "../solver/config.js";
 import { errorRecord, makeEvaluator, type Errors, type Evaluator } from "../solver/evaluate.js";
 import { loadScan, type LoadedScan } from "../solver/problem.js";
 import { reconstruct, type IterationRecord, type Reconstruction, type ReconstructOptions } from "../solver/reconstruct.js";
-import { writeRunOutputs, type RunMetrics } from "./outputs.js";
+import { fileSha256, noteScanChecksum, writeRunOutputs, type RunMetrics } from "./outputs.js";
 
 /** The scan failed validation: not retryable, exit code 2. */
 export class InvalidScanError extends Error {
@@ -29,15 +29,22 @@ export async function openEngine(config: SolverConfig): Promise<Engine> {
 export interface Prepared {
   scan: LoadedScan;
   truth: Truth | null;
+  /** sha256 (hex) of the scan file as read: the run's input checksum (metrics.json scan_sha256, report.html). */
+  scanSha256?: string;
 }
 
-/** Validates and loads a scan (and its truth), once, for one or several runs. */
+/**
+ * Validates and loads a scan (and its truth), once, for one or several runs. The scan file's sha256 is
+ * computed by a stream read alongside validation and loading (the file is then in the page cache anyway).
+ */
 export async function prepare(scanPath: string, truthPath?: string): Promise<Prepared> {
+  const checksum = fileSha256(scanPath);
+  checksum.catch(() => undefined); // awaited below; an invalid scan must not leave an unhandled rejection
   const report = await validateScan(scanPath);
   if (!report.ok) throw new InvalidScanError(report);
   const scan = await loadScan(scanPath);
   const truth = truthPath ? await readTruth(truthPath) : null;
-  return { scan, truth };
+  return { scan, truth, scanSha256: await checksum };
 }
 
 export interface SolveResult {
@@ -72,6 +79,7 @@ export async function solve(
       },
     });
     const errors = truth ? makeEvaluator(truth, reconstruction.geometry.windows)(reconstruction, reconstruction.elements, config.mode) : null;
+    if (prepared.scanSha256) noteScanChecksum(reconstruction, prepared.scanSha256);
     return { reconstruction, errors };
   } finally {
     await engine.dispose();
@@ -83,6 +91,8 @@ export interface RunOptions {
   outDir: string;
   config: unknown;
   truthPath?: string;
+  /** The scan as metrics.json and the report name it (default scanPath; e.g. the inputs of a converted scan). */
+  scanLabel?: string;
   onIteration?: (record: IterationRecord, total: number) => void;
 }
 
@@ -90,5 +100,5 @@ export interface RunOptions {
 export async function runReconstruction(o: RunOptions): Promise<{ metrics: RunMetrics; files: string[] }> {
   const prepared = await prepare(o.scanPath, o.truthPath);
   const { reconstruction, errors } = await solve(prepared, o.config, o.onIteration);
-  return writeRunOutputs(o.outDir, reconstruction, { scan: o.scanPath, truth: o.truthPath ?? null, errors });
+  return writeRunOutputs(o.outDir, reconstruction, { scan: o.scanLabel ?? o.scanPath, truth: o.truthPath ?? null, errors });
 }

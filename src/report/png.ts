@@ -32,6 +32,8 @@ export const NAN_COLOUR: Rgb = [128, 128, 128];
 export const BACKGROUND: Rgb = [255, 255, 255];
 const FRAME: Rgb = [64, 64, 64];
 const DIM = 0.35;
+/** Opacity of an overlay's element at the top of its range (default of OverlayPngOptions.maxAlpha). */
+export const DEFAULT_OVERLAY_ALPHA = 0.85;
 /** Auto upscaling aims at this many pixels along the shorter side. */
 export const TARGET_SIZE = 256;
 const MAX_AUTO_SCALE = 16;
@@ -212,7 +214,7 @@ export function renderOverlayPng(
   const [plo, phi] = resolveRange(phase, options.phaseRange, options.mask);
   const [elo, ehi] = resolveRange(element, options.elementRange, options.mask);
   const colour = options.colour ?? [255, 0, 255];
-  const maxAlpha = options.maxAlpha ?? 0.85;
+  const maxAlpha = options.maxAlpha ?? DEFAULT_OVERLAY_ALPHA;
   if (!(maxAlpha >= 0 && maxAlpha <= 1)) throw new Error(`renderOverlayPng: maxAlpha must be in [0, 1], got ${maxAlpha}`);
   const nan = options.nanColour ?? NAN_COLOUR;
   const { mask } = options;

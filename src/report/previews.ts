@@ -13,10 +13,11 @@
  * reduced to [A-Za-z0-9_-] in file names. Returns the written paths and, per file name, the value range its
  * colour bar spans (for overlays: the element's range; the phase range is the phase.png one).
  */
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { MaskLike } from "../metrics/mask.js";
 import type { Rgb } from "./colormap.js";
-import { robustRange, writeMapPng, writeOverlayPng, type Range } from "./png.js";
+import { renderMapPng, renderOverlayPng, robustRange, type MapPngOptions, type Range, type RenderedOverlay, type RenderedPng } from "./png.js";
 
 export const OVERLAY_COLOURS: Rgb[] = [
   [255, 0, 255], [0, 230, 0], [0, 220, 255], [255, 140, 0], [255, 255, 0], [255, 60, 60],
@@ -59,25 +60,47 @@ export function safeName(symbol: string): string {
   return s.length ? s : "_";
 }
 
-export function writePreviews(dir: string, input: PreviewInput): Previews {
-  const { width, height, mask, scale } = input;
-  const entries: PreviewFile[] = [];
-  const add = (e: PreviewFile) => entries.push(e);
+/** One preview to draw: what it shows, how its values map to colours, and a renderer (no file written). */
+export interface PreviewPlan {
+  name: string;
+  kind: PreviewFile["kind"];
+  element?: string;
+  colormap: string;
+  /** Range spanned by the colour bar. */
+  range: Range;
+  /** Overlays: the element's colour and the phase range of the grey base. */
+  colour?: Rgb;
+  phaseRange?: Range;
+  /** Encodes the PNG; `colorbar: false` leaves the colour bar strip out (the HTML report draws its own). */
+  render(o?: { colorbar?: boolean; scale?: number | "auto" }): RenderedPng | RenderedOverlay;
+}
+
+/** The previews of a run, in writing order, with their colour mapping decided (see the module comment). */
+export function planPreviews(input: PreviewInput): PreviewPlan[] {
+  const { width, height, mask } = input;
+  const plans: PreviewPlan[] = [];
+  const scaleOf = (o?: { scale?: number | "auto" }) => o?.scale ?? input.scale;
 
   const mode = input.phaseMode ?? "auto";
   const [plo, phi] = input.phase ? robustRange(input.phase, mask) : [0, 0];
-  if (input.phase) {
+  const phase = input.phase;
+  if (phase) {
     const wrapped = mode === "wrapped" || (mode === "auto" && phi - plo > Math.PI);
-    const phasePath = join(dir, "phase.png");
-    const phase = wrapped
-      ? writeMapPng(phasePath, input.phase, width, height, { colormap: "twilight", range: [-Math.PI, Math.PI], wrap: true, mask, scale })
-      : writeMapPng(phasePath, input.phase, width, height, { colormap: "grey", range: [plo, phi], mask, scale });
-    add({ name: "phase.png", path: phasePath, kind: "phase", colormap: wrapped ? "twilight" : "grey", range: phase.range });
+    const opts: MapPngOptions = wrapped
+      ? { colormap: "twilight", range: [-Math.PI, Math.PI], wrap: true, mask }
+      : { colormap: "grey", range: [plo, phi], mask };
+    plans.push({
+      name: "phase.png", kind: "phase", colormap: wrapped ? "twilight" : "grey", range: opts.range as Range,
+      render: (o) => renderMapPng(phase, width, height, { ...opts, scale: scaleOf(o), colorbar: o?.colorbar ?? true }),
+    });
   }
-  if (input.amplitude) {
-    const ampPath = join(dir, "amplitude.png");
-    const amp = writeMapPng(ampPath, input.amplitude, width, height, { colormap: "viridis", mask, scale });
-    add({ name: "amplitude.png", path: ampPath, kind: "amplitude", colormap: "viridis", range: amp.range });
+  const amplitude = input.amplitude;
+  if (amplitude) {
+    const range = robustRange(amplitude, mask);
+    plans.push({
+      name: "amplitude.png", kind: "amplitude", colormap: "viridis", range,
+      render: (o) => renderMapPng(amplitude, width, height, { colormap: "viridis", range, mask, scale: scaleOf(o), colorbar: o?.colorbar ?? true }),
+    });
   }
 
   const used = new Set<string>();
@@ -85,18 +108,31 @@ export function writePreviews(dir: string, input: PreviewInput): Previews {
     const safe = safeName(el);
     if (used.has(safe)) throw new Error(`writePreviews: elements "${el}" and another map to the same file name "${safe}"`);
     used.add(safe);
-    const name = `element_${safe}.png`, path = join(dir, name);
-    const r = writeMapPng(path, map, width, height, { colormap: "viridis", mask, scale });
-    add({ name, path, kind: "element", element: el, colormap: "viridis", range: r.range });
-    if (!input.phase) return;
-    const oname = `overlay_${safe}.png`, opath = join(dir, oname);
-    // the overlay's grey phase uses the linear robust range even when phase.png is wrapped
-    const o = writeOverlayPng(opath, input.phase, map, width, height, {
-      phaseRange: [plo, phi], elementRange: r.range, colour: OVERLAY_COLOURS[k % OVERLAY_COLOURS.length], mask, scale,
+    const range = robustRange(map, mask);
+    plans.push({
+      name: `element_${safe}.png`, kind: "element", element: el, colormap: "viridis", range,
+      render: (o) => renderMapPng(map, width, height, { colormap: "viridis", range, mask, scale: scaleOf(o), colorbar: o?.colorbar ?? true }),
     });
-    add({ name: oname, path: opath, kind: "overlay", element: el, colormap: "overlay", range: o.elementRange });
+    if (!phase) return;
+    // the overlay's grey phase uses the linear robust range even when phase.png is wrapped
+    const colour = OVERLAY_COLOURS[k % OVERLAY_COLOURS.length];
+    plans.push({
+      name: `overlay_${safe}.png`, kind: "overlay", element: el, colormap: "overlay", range, colour, phaseRange: [plo, phi],
+      render: (o) => renderOverlayPng(phase, map, width, height, {
+        phaseRange: [plo, phi], elementRange: range, colour, mask, scale: scaleOf(o), colorbar: o?.colorbar ?? true,
+      }),
+    });
   });
+  return plans;
+}
 
+export function writePreviews(dir: string, input: PreviewInput): Previews {
+  const entries: PreviewFile[] = planPreviews(input).map((p) => {
+    const path = join(dir, p.name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path, p.render().png);
+    return { name: p.name, path, kind: p.kind, ...(p.element !== undefined ? { element: p.element } : {}), colormap: p.colormap, range: p.range };
+  });
   return {
     files: entries.map((e) => e.path),
     ranges: Object.fromEntries(entries.map((e) => [e.name, e.range])),
