@@ -1,9 +1,10 @@
-import fs from "node:fs";
 import { ScanReader } from "../../scan/read.js";
 import { summarizeScan, type ScanSummary } from "../../scan/summary.js";
 import { validateScan } from "../../scan/validate.js";
-import { parse, UsageError, type Command, type Io } from "../args.js";
+import { withAdaptedScan } from "../../scan/layouts/adapt.js";
+import { parse, type Command, type Io } from "../args.js";
 import { formatBytes, formatLength, formatNumber, keyValues, table } from "../format.js";
+import { adaptedInputs, formatNotes, LAYOUT_HELP, LAYOUT_OPTIONS } from "./convert.js";
 import { formatReport } from "./validate.js";
 
 export function formatSummary(s: ScanSummary): string {
@@ -31,34 +32,37 @@ export function formatSummary(s: ScanSummary): string {
 export const infoCommand: Command = {
   name: "info",
   summary: "print a readable summary of a scan",
-  usage: "ptyxrf info FILE.h5 [--json]",
+  usage: "ptyxrf info FILE.h5 [--json]   (or IN... --layout L [--mapping FILE]: other layouts, see convert)",
   help: `Validates the scan, then summarises it: positions and scan extent, detector frames and counts,
-beam energy and geometry, the object pixel size they imply, and the XRF element maps.
+beam energy and geometry, the object pixel size they imply, and the XRF element maps. Inputs in other
+layouts (see ptyxrf convert) are summarised as the scan they convert to (a temporary file, removed).
 
 Options:
   --json      print the summary as JSON
+${LAYOUT_HELP}
   -h, --help  this help
 
 Exit codes: 0 ok, 2 invalid scan (the validator's problems on stderr), 1 internal failure.`,
   async run(argv: string[], io: Io): Promise<number> {
-    const { values, positionals } = parse("info", argv, { json: { type: "boolean" } });
-    if (positionals.length !== 1) throw new UsageError("expected exactly one FILE.h5", "info");
-    const file = positionals[0];
-    if (!fs.existsSync(file)) throw new UsageError(`no such file: ${file}`, "info");
-    const report = await validateScan(file);
-    if (!report.ok) {
-      const { text, problems } = formatReport(report);
-      io.err(`${problems}\n${text}`);
-      return 2;
-    }
-    const r = await ScanReader.open(file);
-    try {
-      const s = summarizeScan(r);
-      io.out(values.json ? JSON.stringify({ ...s, warnings: report.warnings }, null, 2) : formatSummary(s));
-      if (!values.json && report.warnings.length) io.err(formatReport(report).problems);
-      return 0;
-    } finally {
-      r.close();
-    }
+    const { values, positionals } = parse("info", argv, { json: { type: "boolean" }, ...LAYOUT_OPTIONS });
+    const { inputs, options } = adaptedInputs("info", positionals, values);
+    return withAdaptedScan(inputs, options, async (file, label, notes) => {
+      if (!values.json && notes.length) io.err(formatNotes(notes));
+      const report = { ...(await validateScan(file)), source: label };
+      if (!report.ok) {
+        const { text, problems } = formatReport(report);
+        io.err(`${problems}\n${text}`);
+        return 2;
+      }
+      const r = await ScanReader.open(file);
+      try {
+        const s = { ...summarizeScan(r), file: label };
+        io.out(values.json ? JSON.stringify({ ...s, warnings: report.warnings, ...(notes.length ? { conversion: notes } : {}) }, null, 2) : formatSummary(s));
+        if (!values.json && report.warnings.length) io.err(formatReport(report).problems);
+        return 0;
+      } finally {
+        r.close();
+      }
+    });
   },
 };

@@ -1,10 +1,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { runReconstruction } from "../../pipeline/reconstructRun.js";
+import { withAdaptedScan } from "../../scan/layouts/adapt.js";
 import { choiceOption, parse, UsageError, type Command, type Io } from "../args.js";
 import { formatNumber, keyValues } from "../format.js";
 import { createProgress } from "../progress.js";
 import { SOLVER_HELP, SOLVER_OPTIONS, solverConfigInput } from "./configOptions.js";
+import { adaptedInputs, formatNotes, LAYOUT_HELP, LAYOUT_OPTIONS } from "./convert.js";
 
 export const reconstructCommand: Command = {
   name: "reconstruct",
@@ -25,21 +27,24 @@ Options:
   --out DIR           output folder (required)
   --mode M            joint, ptycho or xrf (default joint)
 ${SOLVER_HELP}
+${LAYOUT_HELP}
+                      (inputs in other layouts are converted to a temporary scan, removed afterwards)
   -h, --help          this help
 
 Exit codes: 0 done, 2 invalid scan, config or arguments, 1 internal failure.`,
   async run(argv: string[], io: Io): Promise<number> {
-    const { values: v, positionals } = parse("reconstruct", argv, { ...SOLVER_OPTIONS, out: { type: "string" }, mode: { type: "string" } });
-    if (positionals.length !== 1) throw new UsageError("expected exactly one SCAN.h5", "reconstruct");
-    const scanPath = positionals[0];
-    if (!fs.existsSync(scanPath)) throw new UsageError(`no such file: ${scanPath}`, "reconstruct");
+    const { values: v, positionals } = parse("reconstruct", argv, { ...SOLVER_OPTIONS, ...LAYOUT_OPTIONS, out: { type: "string" }, mode: { type: "string" } });
+    const { inputs, options } = adaptedInputs("reconstruct", positionals, v);
     if (!v.out) throw new UsageError("--out DIR is required", "reconstruct");
     if (v.truth && !fs.existsSync(v.truth)) throw new UsageError(`no such file: ${v.truth}`, "reconstruct");
     const mode = choiceOption("reconstruct", "mode", v.mode, ["joint", "ptycho", "xrf"] as const);
     const config = { ...solverConfigInput("reconstruct", v), ...(mode ? { mode } : {}) };
     const progress = createProgress(io.err, io.isTTY);
-    const { metrics, files } = await runReconstruction({
-      scanPath, outDir: v.out, config, ...(v.truth ? { truthPath: v.truth } : {}), onIteration: (r, total) => progress.update(r, total),
+    const { metrics, files } = await withAdaptedScan(inputs, options, (scanPath, label, notes) => {
+      if (notes.length) io.err(formatNotes(notes));
+      return runReconstruction({
+        scanPath, scanLabel: label, outDir: v.out!, config, ...(v.truth ? { truthPath: v.truth } : {}), onIteration: (r, total) => progress.update(r, total),
+      });
     });
     progress.done();
     const f = metrics.final;

@@ -1,7 +1,8 @@
-import fs from "node:fs";
 import { validateScan, type ValidationReport } from "../../scan/validate.js";
-import { parse, UsageError, type Command, type Io } from "../args.js";
+import { withAdaptedScan } from "../../scan/layouts/adapt.js";
+import { parse, type Command, type Io } from "../args.js";
 import { formatBytes } from "../format.js";
+import { adaptedInputs, formatNotes, LAYOUT_HELP, LAYOUT_OPTIONS } from "./convert.js";
 
 export function formatReport(r: ValidationReport): { text: string; problems: string } {
   const problems = [
@@ -19,22 +20,23 @@ export function formatReport(r: ValidationReport): { text: string; problems: str
 export const validateCommand: Command = {
   name: "validate",
   summary: "check a scan file against the combined ptychography + XRF layout",
-  usage: "ptyxrf validate FILE.h5 [--json]",
+  usage: "ptyxrf validate FILE.h5 [--json]   (or IN... --layout L [--mapping FILE]: other layouts, see convert)",
   help: `Reports every problem found, each naming the dataset or attribute, what was expected and what was
 found. Diffraction counts are checked on a sample of frames, so a multi-GB file is validated by reading
-a bounded number of bytes. The file is opened read-only and never modified.
+a bounded number of bytes. The file is opened read-only and never modified. Inputs in other layouts
+(see ptyxrf convert) are converted to a temporary scan, validated, and the temporary file removed.
 
 Options:
   --json      print the report as JSON on stdout
+${LAYOUT_HELP}
   -h, --help  this help
 
 Exit codes: 0 valid (warnings allowed), 2 invalid (problems on stderr), 1 internal failure.`,
   async run(argv: string[], io: Io): Promise<number> {
-    const { values, positionals } = parse("validate", argv, { json: { type: "boolean" } });
-    if (positionals.length !== 1) throw new UsageError("expected exactly one FILE.h5", "validate");
-    const file = positionals[0];
-    if (!fs.existsSync(file)) throw new UsageError(`no such file: ${file}`, "validate");
-    const report = await validateScan(file);
+    const { values, positionals } = parse("validate", argv, { json: { type: "boolean" }, ...LAYOUT_OPTIONS });
+    const { inputs, options } = adaptedInputs("validate", positionals, values);
+    const { report, notes } = await withAdaptedScan(inputs, options, async (scan, label, notes) => ({ report: { ...(await validateScan(scan)), source: label }, notes }));
+    if (!values.json && notes.length) io.err(formatNotes(notes));
     if (values.json) {
       io.out(JSON.stringify(report, null, 2));
       return report.ok ? 0 : 2;
