@@ -47,6 +47,8 @@ export function addSuppressions(t: NagTargets): void {
     "batch:ListJobs has no resource-level permissions; it is read-only and used only to find a job by its deterministic name after an interrupted submission. batch:SubmitJob is limited to this job queue and job definition by ARN.");
   ack(t.ingestRole, scansIncoming, `${OBJECT_PREFIX}the ingest Lambda reads uploads and their config sidecars under incoming/ (read-only).`);
   ack(t.ingestRole, resultsAll, `${OBJECT_PREFIX}the ingest Lambda writes rejection reports under results/ (s3:PutObject only).`);
+  ack(t.ingestRole, "AwsSolutions-IAM5[Resource::<Results25575328.Arn>/results/*/rejection.json]",
+    `${OBJECT_PREFIX}the ingest Lambda signs the presigned links to rejection reports in its messages (s3:GetObject on results/*/rejection.json only).`);
   ack(t.jobRole, scansIncoming, `${OBJECT_PREFIX}the worker reads the scans under incoming/ (read-only).`);
   ack(t.jobRole, resultsAll, `${OBJECT_PREFIX}the worker writes its outputs and checkpoints under results/.`);
   ack(t.jobRole, "AwsSolutions-IAM5[Resource::<Results25575328.Arn>/results/*/_checkpoint/*]",

@@ -33,8 +33,9 @@ import * as subs from "aws-cdk-lib/aws-sns-subscriptions";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { ENV } from "../src/pipeline/ingest/env.js";
+import { REJECTION_REPORT } from "../src/pipeline/ingest/keys.js";
 import { DEFAULT_JOB_PARAMETERS, INVALID_INPUT_EXIT_CODE, WORKER_COMMAND } from "../src/pipeline/submit/jobSpec.js";
-import { EXIT } from "../src/pipeline/worker/exitCodes.js";
+import { EXIT, JOB_ATTEMPTS_ENV } from "../src/pipeline/worker/exitCodes.js";
 import { lambdaCode } from "./bundle.js";
 import { addSuppressions } from "./nag.js";
 import { readSettings, type Settings } from "./settings.js";
@@ -309,7 +310,8 @@ export class PtyxrfStack extends Stack {
         command: WORKER_COMMAND,
         executionRole,
         jobRole,
-        environment: { PTYXRF_TOPIC_ARN: this.topic.topicArn },
+        // PTYXRF_JOB_ATTEMPTS: a sweep child records its task's failure on its last attempt (docs/sweeps.md)
+        environment: { PTYXRF_TOPIC_ARN: this.topic.topicArn, [JOB_ATTEMPTS_ENV]: String(cfg.jobAttempts) },
         logging: ecs.LogDriver.awsLogs({ logGroup: workerLogs, streamPrefix: "worker" }),
       }),
       parameters: { ...DEFAULT_JOB_PARAMETERS },
@@ -344,6 +346,11 @@ export class PtyxrfStack extends Stack {
       sid: "WriteRejectionReports",
       actions: ["s3:PutObject"],
       resources: [this.results.arnForObjects(`${RESULTS_PREFIX}*`)],
+    }));
+    ingestRole.addToPolicy(new iam.PolicyStatement({
+      sid: "LinkRejectionReports", // presigned links in rejection messages are signed with this role
+      actions: ["s3:GetObject"],
+      resources: [this.results.arnForObjects(`${RESULTS_PREFIX}*/${REJECTION_REPORT}`)],
     }));
     ingestRole.addToPolicy(new iam.PolicyStatement({
       sid: "SubmitToThisQueueWithThisDefinition",
@@ -419,7 +426,8 @@ export class PtyxrfStack extends Stack {
       eventPattern: {
         source: ["aws.batch"],
         detailType: ["Batch Job State Change"],
-        detail: { jobQueue: [this.jobQueue.jobQueueArn], status: ["SUCCEEDED", "FAILED"] },
+        // not the children of array jobs (a sweep's tasks): the sweep notifies once, from its aggregation
+        detail: { jobQueue: [this.jobQueue.jobQueueArn], status: ["SUCCEEDED", "FAILED"], arrayProperties: { index: [{ exists: false }] } },
       },
       targets: [new targets.LambdaFunction(this.notifyFn, { deadLetterQueue: notifyDlq, retryAttempts: 8, maxEventAge: Duration.hours(24) })],
     });
@@ -476,6 +484,7 @@ export class PtyxrfStack extends Stack {
     new CfnOutput(this, "ResultsBucket", { value: this.results.bucketName, description: "results and rejection reports: s3://<this>/results/<user>/" });
     new CfnOutput(this, "TopicArn", { value: this.topic.topicArn, description: "notifications (attribute user = the uploader)" });
     new CfnOutput(this, "JobQueueArn", { value: this.jobQueue.jobQueueArn });
+    new CfnOutput(this, "JobDefinitionArn", { value: this.jobDefinition.jobDefinitionArn, description: "ptyxrf sweep / reprocess --profile aws: PTYXRF_JOB_DEFINITION" });
     new CfnOutput(this, "IngestDlqArn", { value: this.ingestDlq.queueArn, description: "uploads that failed 5 times: inspect, then aws sqs start-message-move-task --source-arn <this>" });
     new CfnOutput(this, "UploaderPolicyArn", { value: uploader.managedPolicyArn });
     if (repository) new CfnOutput(this, "WorkerRepositoryUri", { value: repository.repositoryUri, description: `push the worker image here with tag ${cfg.workerImageTag}` });

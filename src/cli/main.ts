@@ -8,6 +8,7 @@ import { ScanFormatError } from "../scan/read.js";
 import { InvalidScanError } from "../pipeline/reconstructRun.js";
 import { ConfigError } from "../solver/config.js";
 import { compareCommand } from "./commands/compare.js";
+import { convertCommand } from "./commands/convert.js";
 import { infoCommand } from "./commands/info.js";
 import { formatReport } from "./commands/validate.js";
 import { reconstructCommand } from "./commands/reconstruct.js";
@@ -17,11 +18,13 @@ import { fetchCommand } from "./commands/fetch.js";
 import { localCommand } from "./commands/local.js";
 import { statusCommand } from "./commands/status.js";
 import { submitCommand } from "./commands/submit.js";
+import { sweepCommand } from "./commands/sweep.js";
+import { reprocessCommand } from "./commands/reprocess.js";
 import { NoLocalStackError, ProfileError } from "../pipeline/local/profile.js";
 
 export const COMMANDS: Command[] = [
-  simulateCommand, validateCommand, infoCommand, reconstructCommand, compareCommand,
-  submitCommand, statusCommand, fetchCommand, localCommand,
+  simulateCommand, validateCommand, infoCommand, reconstructCommand, compareCommand, convertCommand,
+  submitCommand, statusCommand, fetchCommand, localCommand, sweepCommand, reprocessCommand,
 ];
 
 const defaultIo: Io = {

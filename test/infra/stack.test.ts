@@ -42,7 +42,7 @@ describe("cdk-nag AwsSolutionsChecks", () => {
   it("passes with every acknowledgement explained", () => {
     const report = JSON.parse(fs.readFileSync(path.join(outdir, "validation-report.json"), "utf8"));
     expect(report.pluginReports).toEqual([]);
-    expect(ACKNOWLEDGED.length).toBe(12);
+    expect(ACKNOWLEDGED.length).toBe(13);
     for (const a of ACKNOWLEDGED) expect(a.reason.length, a.id).toBeGreaterThan(60);
   });
 
@@ -256,6 +256,8 @@ describe("least-privilege IAM", () => {
     });
     expect(bySid(st, "ReadUploads")).toMatchObject({ Action: ["s3:GetObject", "s3:GetObjectVersion"], Resource: objects(id(stack.scans), "incoming/*") });
     expect(bySid(st, "WriteRejectionReports")).toMatchObject({ Action: "s3:PutObject", Resource: objects(id(stack.results), "results/*") });
+    // presigned links to rejection reports are signed with this role: it may read those reports, nothing else
+    expect(bySid(st, "LinkRejectionReports")).toMatchObject({ Action: "s3:GetObject", Resource: objects(id(stack.results), "results/*/rejection.json") });
     expect(bySid(st, "IdempotencyRecords").Resource).toEqual(arn(id(stack.uploads)));
     expect(bySid(st, "PublishNotifications").Resource).toEqual(ref(id(stack.topic)));
     // The only unscoped resource is the read-only ListJobs (no resource-level permissions exist for it).

@@ -22,7 +22,7 @@ import type { JobSubmitter } from "../submit/submitter.js";
 import type { UploadEvent } from "./events.js";
 import { DEFAULT_LAYOUT, ignoreReason, parseUploadKey, REJECTION_REPORT, resultPrefix, type Layout } from "./keys.js";
 import { errorFields, type Logger } from "./log.js";
-import { rejectionNotification, submittedNotification, type ProblemSource, type RejectionReport } from "./messages.js";
+import { rejectionLinks, rejectionNotification, submittedNotification, type ProblemSource, type RejectionReport } from "./messages.js";
 import { CONFIG_METADATA_KEY, loadUploadConfig } from "./uploadConfig.js";
 
 /** A failure worth retrying later (the message returns to the queue). */
@@ -169,7 +169,7 @@ export async function ingestUpload(ev: UploadEvent, deps: IngestDeps): Promise<I
         problems, warnings: report.warnings, config: { source: cfg.source, origin: cfg.origin }, read: report.read,
       };
       await deps.objects.putJson(settings.resultsBucket, reportKey, rejection);
-      const message = rejectionNotification(rejection, `s3://${settings.resultsBucket}/${reportKey}`);
+      const message = rejectionNotification(rejection, `s3://${settings.resultsBucket}/${reportKey}`, await rejectionLinks(deps.objects, settings.resultsBucket, reportKey));
       const record = await deps.uploads.update(id, { status: "rejected", notification: message }, now());
       log.log("info", "rejected", { ...fields, reportKey, problems: problems.map((p) => p.code) });
       await notify(deps, record, message);

@@ -1,6 +1,8 @@
 /** What users are told about their uploads: rejection and submission messages, and the rejection report. */
 import type { Problem, ValidationReport } from "../../scan/validate.js";
+import { linkExpiryFromEnv, linkFields, linkLines, linkOutcome, presignGet, type LinkOutcome, type RejectionLinks } from "../notify/links.js";
 import type { Notification } from "../notify/notifier.js";
+import { S3ObjectStore, type ObjectStore } from "../storage/objectStore.js";
 import type { UploadConfig } from "./uploadConfig.js";
 
 export type ProblemSource = "upload" | "config" | "scan";
@@ -35,7 +37,20 @@ function warningLines(warnings: Problem[]): string {
   return warnings.length ? `\nWarnings (the scan is usable, but look at these):\n${warnings.map((w) => `  - [${w.code}] ${w.message}`).join("\n")}\n` : "";
 }
 
-export function rejectionNotification(report: RejectionReport, reportUri: string): Notification {
+/**
+ * A presigned link to the rejection report, signed with the object store's S3 client (the one that wrote
+ * it); undefined when the store is not S3 (tests' memory stores). Never throws: a failure becomes the
+ * reason given in the message. `expirySeconds`: default PTYXRF_LINK_EXPIRY_SECONDS (or 7 days).
+ */
+export async function rejectionLinks(objects: ObjectStore, bucket: string, key: string, expirySeconds?: number, now?: number): Promise<LinkOutcome<RejectionLinks> | undefined> {
+  if (!(objects instanceof S3ObjectStore)) return undefined;
+  return linkOutcome(async () => {
+    const { url, ...expiry } = await presignGet(objects.client, bucket, key, { expirySeconds: expirySeconds ?? linkExpiryFromEnv(), ...(now !== undefined ? { now } : {}) });
+    return { report: url, ...expiry };
+  });
+}
+
+export function rejectionNotification(report: RejectionReport, reportUri: string, links?: LinkOutcome<RejectionLinks>): Notification {
   const name = report.scan.key.split("/").pop() ?? report.scan.key;
   const text = [
     `Your upload ${report.scan.uri}${report.scan.versionId ? ` (version ${report.scan.versionId})` : ""} was not accepted: ${report.summary}.`,
@@ -43,6 +58,7 @@ export function rejectionNotification(report: RejectionReport, reportUri: string
     numbered(report.problems),
     warningLines(report.warnings),
     `Full report: ${reportUri}`,
+    ...linkLines(links, (l) => [["rejection.json", l.report, ""]]).slice(1),
     "The uploaded file is unchanged. Fix the problems and upload again.",
   ].join("\n");
   return {
@@ -51,7 +67,7 @@ export function rejectionNotification(report: RejectionReport, reportUri: string
     subject: `ptyxrf: rejected ${name} (${plural(report.problems.length, "problem")})`,
     text,
     details: {
-      scan: report.scan.uri, versionId: report.scan.versionId ?? null, report: reportUri,
+      scan: report.scan.uri, versionId: report.scan.versionId ?? null, report: reportUri, ...linkFields(links),
       problems: report.problems.map(({ source, code, path, expected, found }) => ({ source, code, path, expected, found })),
       warnings: report.warnings.map(({ code, path, expected, found }) => ({ code, path, expected, found })),
     },

@@ -7,6 +7,12 @@
  * The job definition's retry strategy, applied to each attempt's end (exitCodes.ts retryDecision):
  * exit 0 SUCCEEDED; exit 75 or killed by a signal: another attempt, up to `attempts`; anything else FAILED.
  *
+ * Array jobs (sweeps) as Batch runs them: a parent record and children `<parent id>:<index>`, each child with
+ * AWS_BATCH_JOB_ARRAY_INDEX, queued like any job (so `concurrency` bounds a sweep's parallelism); the parent
+ * SUCCEEDED when every child did, else FAILED. A job with `dependsOn` waits PENDING until its dependencies
+ * end, and FAILS when one of them failed (Batch's rule). A job's `command` replaces the job definition's
+ * (containerOverrides.command). Every worker also gets PTYXRF_JOB_ATTEMPTS (the attempts a job has).
+ *
  * Job records are JSON files (`<dir>/<job id>.json`), each attempt's output goes to `<dir>/<job id>.log`.
  * Jobs still queued or running when the runner stops (their workers checkpoint on SIGTERM) are picked up
  * again by `resumePending()` the next time the stack starts, and resume from their checkpoints.
@@ -17,10 +23,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { WORKER_COMMAND, type JobParameters, type JobSpec } from "../submit/jobSpec.js";
 import type { JobSubmitter, SubmittedJob } from "../submit/submitter.js";
-import { retryDecision } from "../worker/exitCodes.js";
+import { JOB_ATTEMPTS_ENV, retryDecision } from "../worker/exitCodes.js";
 import { packageRoot } from "../../version.js";
 
-export type JobStatus = "RUNNABLE" | "RUNNING" | "SUCCEEDED" | "FAILED";
+export type JobStatus = "PENDING" | "RUNNABLE" | "RUNNING" | "SUCCEEDED" | "FAILED";
 
 export interface JobAttempt {
   attempt: number;
@@ -45,6 +51,15 @@ export interface LocalJobRecord {
   stoppedAt?: number;
   attempts: JobAttempt[];
   log: string;
+  /** The command instead of the job definition's (`Ref::` substituted from `parameters`). */
+  command?: string[];
+  /** An array job's parent: its size (the parent itself runs nothing). */
+  arrayProperties?: { size: number };
+  /** An array job's child: its index and its parent. */
+  arrayIndex?: number;
+  parentId?: string;
+  /** Jobs this one waits for. */
+  dependsOn?: string[];
 }
 
 export interface RunnerOptions {
@@ -66,10 +81,17 @@ export interface RunnerOptions {
   onOutput?: (jobId: string, line: string) => void;
 }
 
-/** The worker's argv from the job definition's command, `Ref::name` replaced by the job's parameters. */
-export function workerArgv(parameters: JobParameters): string[] {
-  return WORKER_COMMAND.map((a) => (a.startsWith("Ref::") ? parameters[a.slice(5)] ?? "" : a));
+/** The worker's argv from the job definition's command (or an override), `Ref::name` replaced by the job's parameters. */
+export function workerArgv(parameters: JobParameters, command: readonly string[] = WORKER_COMMAND): string[] {
+  return command.map((a) => (a.startsWith("Ref::") ? parameters[a.slice(5)] ?? "" : a));
 }
+
+/** The id of an array job's child, as Batch names it. */
+export function childJobId(parentId: string, index: number): string {
+  return `${parentId}:${index}`;
+}
+
+const TERMINAL: ReadonlySet<JobStatus> = new Set(["SUCCEEDED", "FAILED"]);
 
 /** The parent's environment without anything that could point a local worker at a real account. */
 export function cleanEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
@@ -129,20 +151,81 @@ export class LocalJobRunner implements JobSubmitter {
   async submit(spec: JobSpec): Promise<SubmittedJob> {
     const jobId = crypto.randomUUID();
     const record: LocalJobRecord = {
-      jobId, jobName: spec.jobName, jobQueue: "local", parameters: { ...spec.parameters }, status: "RUNNABLE",
+      jobId, jobName: spec.jobName, jobQueue: "local", parameters: { ...spec.parameters }, status: "PENDING",
       createdAt: Date.now(), attempts: [], log: path.join(this.options.dir, `${jobId}.log`),
+      ...(spec.command ? { command: [...spec.command] } : {}),
+      ...(spec.arraySize ? { arrayProperties: { size: spec.arraySize } } : {}),
+      ...(spec.dependsOn?.length ? { dependsOn: [...spec.dependsOn] } : {}),
     };
     this.save(record);
-    this.queue.push(jobId);
+    this.settleDependents();
     setImmediate(() => this.pump());
     return { jobId, jobName: spec.jobName };
+  }
+
+  /** A job whose dependencies are done: queued (an array job: its children are created and queued). */
+  private activate(r: LocalJobRecord): void {
+    if (r.arrayProperties) {
+      for (let i = 0; i < r.arrayProperties.size; i++) {
+        const jobId = childJobId(r.jobId, i);
+        const { arrayProperties: _size, dependsOn: _deps, ...common } = r;
+        this.save({ ...common, jobId, arrayIndex: i, parentId: r.jobId, status: "RUNNABLE", createdAt: Date.now(), attempts: [], log: path.join(this.options.dir, `${jobId}.log`) });
+        this.queue.push(jobId);
+      }
+    } else {
+      this.queue.push(r.jobId);
+    }
+    r.status = "RUNNABLE";
+    this.save(r);
+  }
+
+  /** PENDING jobs: activated when every dependency SUCCEEDED, FAILED when one FAILED (as Batch does). */
+  private settleDependents(): void {
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const r of this.list()) {
+        if (r.status !== "PENDING") continue;
+        const deps = (r.dependsOn ?? []).map((id) => ({ id, rec: this.get(id) }));
+        const failed = deps.find((d) => !d.rec || d.rec.status === "FAILED");
+        if (failed) {
+          Object.assign(r, { status: "FAILED", statusReason: `dependency ${failed.id} ${failed.rec ? "failed" : "does not exist"}`, stoppedAt: Date.now() });
+          this.save(r);
+          changed = true;
+        } else if (deps.every((d) => d.rec!.status === "SUCCEEDED")) {
+          this.activate(r);
+          changed = true;
+        }
+      }
+    }
+  }
+
+  /** An array job's parent after a child's change: RUNNING, then SUCCEEDED when every child did, else FAILED. */
+  private updateParent(parentId: string): void {
+    const parent = this.get(parentId);
+    if (!parent?.arrayProperties || TERMINAL.has(parent.status)) return;
+    const children = Array.from({ length: parent.arrayProperties.size }, (_, i) => this.get(childJobId(parentId, i)));
+    const failed = children.filter((c) => c?.status === "FAILED").length;
+    if (children.every((c) => c && TERMINAL.has(c.status))) {
+      Object.assign(parent, {
+        status: failed ? "FAILED" : "SUCCEEDED", stoppedAt: Date.now(),
+        statusReason: failed ? `${failed} of ${children.length} child jobs failed` : `all ${children.length} child jobs succeeded`,
+      });
+    } else if (parent.status !== "RUNNING") {
+      parent.status = "RUNNING";
+      parent.startedAt ??= Date.now();
+    } else {
+      return;
+    }
+    this.save(parent);
+    if (TERMINAL.has(parent.status)) this.settleDependents();
   }
 
   /** Queues the jobs a previous run of the stack left RUNNABLE or RUNNING; returns their ids. */
   resumePending(): string[] {
     const ids: string[] = [];
-    for (const r of this.list().sort((a, b) => a.createdAt - b.createdAt)) {
+    for (const r of this.list().sort((a, b) => a.createdAt - b.createdAt || (a.arrayIndex ?? 0) - (b.arrayIndex ?? 0))) {
       if (r.status !== "RUNNABLE" && r.status !== "RUNNING") continue;
+      if (r.arrayProperties) continue; // a parent runs nothing: its children are queued themselves
       if (this.queue.includes(r.jobId) || this.running.has(r.jobId)) continue;
       if (r.status === "RUNNING") {
         const last = r.attempts[r.attempts.length - 1];
@@ -153,6 +236,7 @@ export class LocalJobRunner implements JobSubmitter {
       this.queue.push(r.jobId);
       ids.push(r.jobId);
     }
+    this.settleDependents();
     setImmediate(() => this.pump());
     return ids;
   }
@@ -161,20 +245,22 @@ export class LocalJobRunner implements JobSubmitter {
     while (!this.stopping && this.running.size < this.concurrency && this.queue.length) {
       const jobId = this.queue.shift()!;
       const r = this.get(jobId);
-      if (r && r.status === "RUNNABLE") this.start(r);
+      if (r && r.status === "RUNNABLE" && !r.arrayProperties) this.start(r);
     }
     this.notifyIdle();
   }
 
   private start(r: LocalJobRecord): void {
     const attempt = r.attempts.filter((a) => !a.stoppedByRunner).length + 1;
-    const argv = workerArgv(r.parameters);
+    const argv = workerArgv(r.parameters, r.command);
     const [cmd, ...args] = argv;
     const env = {
       ...cleanEnv(),
+      [JOB_ATTEMPTS_ENV]: String(this.attempts),
       ...this.options.env,
       AWS_BATCH_JOB_ID: r.jobId,
       AWS_BATCH_JOB_ATTEMPT: String(attempt),
+      ...(r.arrayIndex !== undefined ? { AWS_BATCH_JOB_ARRAY_INDEX: String(r.arrayIndex) } : {}),
       AWS_BATCH_JQ_NAME: "local",
       AWS_BATCH_CE_NAME: "local",
     };
@@ -189,6 +275,7 @@ export class LocalJobRunner implements JobSubmitter {
     r.status = "RUNNING";
     r.startedAt ??= a.startedAt;
     this.save(r);
+    if (r.parentId) this.updateParent(r.parentId);
     const forward = (stream: NodeJS.ReadableStream) => {
       let rest = "";
       stream.on("data", (chunk: Buffer) => {
@@ -230,6 +317,8 @@ export class LocalJobRunner implements JobSubmitter {
         rec.stoppedAt = last.stoppedAt;
       }
       this.save(rec);
+      if (rec.parentId) this.updateParent(rec.parentId);
+      else if (TERMINAL.has(rec.status)) this.settleDependents();
       this.pump();
     });
   }

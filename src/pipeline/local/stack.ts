@@ -24,6 +24,7 @@ import { DEFAULT_SETTINGS, rangeOpener, type IngestDeps, type IngestOutcome } fr
 import { errorFields, type Logger, type LogLevel } from "../ingest/log.js";
 import { handleSqsBatch } from "../ingest/sqs.js";
 import { handleJobStateChange, type BatchJobEvent } from "../notify/batchEvents.js";
+import { LINK_EXPIRY_ENV } from "../notify/links.js";
 import { FileIdempotencyStore } from "../storage/idempotency.js";
 import { S3ObjectStore } from "../storage/objectStore.js";
 import { version } from "../../version.js";
@@ -114,19 +115,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     dir: paths.jobs,
     concurrency: o.concurrency ?? 1,
     attempts: o.attempts ?? 3,
-    env: {
-      AWS_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-      PTYXRF_S3_ENDPOINT: endpoint,
-      PTYXRF_S3_CHECKSUMS: "WHEN_REQUIRED",
-      PTYXRF_NOTIFY_FILE: paths.notifications,
-      PTYXRF_SCRATCH: paths.scratch,
-      PTYXRF_PROGRESS_SECONDS: "1",
-      PTYXRF_STOP_GRACE_SECONDS: "20",
-      ...o.workerEnv,
-    },
+    env: localWorkerEnv(endpoint, dataDir, o.workerEnv),
     onStatus: (r) => {
       log.log("info", "job", { jobId: r.jobId, jobName: r.jobName, status: r.status, statusReason: r.statusReason, attempt: r.attempts.length });
       o.onJobStatus?.(r);
@@ -246,6 +235,28 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       }
       log.log("info", "local stack stopped", { dataDir });
     },
+  };
+}
+
+/**
+ * The environment of a local worker (what the job definition and Batch give a worker in AWS): the local S3
+ * server's endpoint and credentials, the notifications file and scratch space of the data directory.
+ */
+export function localWorkerEnv(endpoint: string, dataDir: string, extra: Record<string, string> = {}): Record<string, string> {
+  const paths = localPaths(dataDir);
+  return {
+    AWS_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    PTYXRF_S3_ENDPOINT: endpoint,
+    PTYXRF_S3_CHECKSUMS: "WHEN_REQUIRED",
+    PTYXRF_NOTIFY_FILE: paths.notifications,
+    PTYXRF_SCRATCH: paths.scratch,
+    PTYXRF_PROGRESS_SECONDS: "1",
+    PTYXRF_STOP_GRACE_SECONDS: "20",
+    ...(process.env[LINK_EXPIRY_ENV] ? { [LINK_EXPIRY_ENV]: process.env[LINK_EXPIRY_ENV] } : {}),
+    ...extra,
   };
 }
 

@@ -14,7 +14,20 @@ import type { SolverConfig } from "../../solver/config.js";
 export interface JobSpec {
   jobName: string;
   parameters: JobParameters;
+  /**
+   * The container's command instead of the job definition's (SubmitJob containerOverrides.command;
+   * `Ref::name` is substituted as in the definition). Sweeps use it for `--task-list` and `--aggregate`.
+   */
+  command?: string[];
+  /** An array job of this many children (2..10,000); each child gets AWS_BATCH_JOB_ARRAY_INDEX. */
+  arraySize?: number;
+  /** Job ids this job waits for (SubmitJob dependsOn; on an array job: all of its children). */
+  dependsOn?: string[];
 }
+
+/** AWS Batch's limits on an array job's size. */
+export const MIN_ARRAY_SIZE = 2;
+export const MAX_ARRAY_SIZE = 10_000;
 
 export interface JobParameters {
   scanUri: string;

@@ -51,6 +51,9 @@ export class BatchSubmitter implements JobSubmitter {
       jobQueue: this.jobQueue,
       jobDefinition: this.jobDefinition,
       parameters: spec.parameters,
+      ...(spec.command ? { containerOverrides: { command: spec.command } } : {}),
+      ...(spec.arraySize ? { arrayProperties: { size: spec.arraySize } } : {}),
+      ...(spec.dependsOn?.length ? { dependsOn: spec.dependsOn.map((jobId) => ({ jobId })) } : {}),
     }));
     if (!r.jobId) throw new Error(`Batch accepted job ${spec.jobName} without a job id`);
     return { jobId: r.jobId, jobName: r.jobName ?? spec.jobName };

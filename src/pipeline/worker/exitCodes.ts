@@ -20,6 +20,13 @@ export const EXIT = {
   retryable: 75,
 } as const;
 
+/**
+ * The job's attempts (the job definition's retry attempts, which the stack sets in the container's
+ * environment; the local runner too): a sweep child records its task's failure on its last attempt.
+ */
+export const JOB_ATTEMPTS_ENV = "PTYXRF_JOB_ATTEMPTS";
+export const DEFAULT_JOB_ATTEMPTS = 3;
+
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** What the retry strategy does with an exit code (the job definition and the local runner agree). */

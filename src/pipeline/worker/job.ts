@@ -58,6 +58,44 @@ export const JOB_ENV = {
   engine: "PTYXRF_ENGINE",
 } as const;
 
+/**
+ * What the worker process does: one job (the job definition's arguments), one task of a sweep's task list
+ * (`--task-list s3://.../tasks.json [--task-index N]`, or PTYXRF_TASK_LIST; the index defaults to
+ * AWS_BATCH_JOB_ARRAY_INDEX: src/pipeline/sweep/child.ts), or a sweep's aggregation (`--aggregate s3://.../`).
+ */
+export type WorkerMode =
+  | { kind: "job" }
+  | { kind: "task"; taskList: string; taskIndex?: string }
+  | { kind: "aggregate"; prefix: string };
+
+export const TASK_LIST_ENV = "PTYXRF_TASK_LIST";
+
+export function parseWorkerMode(argv: string[], env: NodeJS.ProcessEnv = process.env): WorkerMode {
+  const named = (flag: string) => argv.some((a) => a === flag || a.startsWith(`${flag}=`));
+  const sweepArgs = named("--task-list") || named("--task-index") || named("--aggregate");
+  if (!sweepArgs && (named("--scan") || !env[TASK_LIST_ENV])) return { kind: "job" };
+  let values: Record<string, string | undefined>;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: { "task-list": { type: "string" }, "task-index": { type: "string" }, aggregate: { type: "string" } },
+      allowPositionals: false,
+      strict: true,
+    }).values as Record<string, string | undefined>;
+  } catch (err) {
+    throw new JobInputError([`${(err as Error).message} (--task-list and --aggregate take no job arguments)`]);
+  }
+  if (values.aggregate !== undefined) {
+    if (values["task-list"] !== undefined || values["task-index"] !== undefined) throw new JobInputError(["--aggregate cannot be combined with --task-list or --task-index"]);
+    const prefix = parseS3Uri(values.aggregate);
+    if (!prefix || !prefix.key.endsWith("/")) throw new JobInputError([`--aggregate expects the sweep's folder s3://bucket/prefix/ (ending in /), got "${values.aggregate}"`]);
+    return { kind: "aggregate", prefix: values.aggregate };
+  }
+  const taskList = values["task-list"] ?? env[TASK_LIST_ENV];
+  if (!taskList) throw new JobInputError([`--task-index needs --task-list s3://bucket/key (or ${TASK_LIST_ENV})`]);
+  return { kind: "task", taskList, ...(values["task-index"] !== undefined ? { taskIndex: values["task-index"] } : {}) };
+}
+
 export function parseWorkerJob(argv: string[], env: NodeJS.ProcessEnv = process.env): WorkerJob {
   let values: Record<string, string | undefined>;
   try {

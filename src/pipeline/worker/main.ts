@@ -14,9 +14,12 @@
  *   PTYXRF_CHECKPOINT_EVERY, PTYXRF_CHECKPOINT_MINUTES   checkpoint cadence (default 50 iterations / 5 min)
  *   PTYXRF_PROGRESS_SECONDS                    progress.json updates (default 10 s)
  *   PTYXRF_S3_ATTEMPTS                         attempts per S3 request, with backoff (default 8: ~26 s)
+ *   PTYXRF_LINK_EXPIRY_SECONDS                 the notification's presigned links (1..604800, default 7 days)
  *   PTYXRF_STOP_GRACE_SECONDS                  after SIGTERM, exit 75 at the latest after this (default 25 s,
  *                                              inside ECS's 30 s stop timeout)
  *   PTYXRF_ENGINE                              engine override (the GPU image sets it)
+ *   PTYXRF_TASK_LIST, AWS_BATCH_JOB_ARRAY_INDEX a sweep's task list and this child's task (job.ts parseWorkerMode)
+ *   PTYXRF_JOB_ATTEMPTS                        the job's attempts (sweep children record a failure on the last)
  */
 import os from "node:os";
 import path from "node:path";
@@ -28,9 +31,13 @@ import { ConfigError } from "../../solver/config.js";
 import { cadenceFromEnv } from "../checkpoint/policy.js";
 import { consoleLogger, errorFields, type Logger } from "../ingest/log.js";
 import { JsonLinesNotifier } from "../local/notifications.js";
+import { linkExpiryFromEnv } from "../notify/links.js";
 import { SnsNotifier, type Notification, type Notifier } from "../notify/notifier.js";
 import { EXIT } from "./exitCodes.js";
-import { DeploymentError, JobInputError, parseWorkerJob } from "./job.js";
+import { aggregateSweep } from "../sweep/aggregate.js";
+import { finishSweepChild, jobAttemptsFrom, taskIndexFrom } from "../sweep/child.js";
+import { readTaskList, taskArgv, TaskListError } from "../sweep/tasks.js";
+import { DeploymentError, JobInputError, parseWorkerJob, parseWorkerMode, type WorkerJob } from "./job.js";
 import { isTransient, S3Transfer } from "./transfer.js";
 import { InterruptedError, runWorker, StopSignal } from "./worker.js";
 
@@ -46,11 +53,11 @@ export function workerS3Settings(env: NodeJS.ProcessEnv): S3ClientSettings {
   };
 }
 
-/** Writes notifications to the log only (no topic configured). */
-class LogNotifier implements Notifier {
-  constructor(private readonly log: Logger) {}
+/** Writes notifications to the log only (no topic configured; a sweep's tasks, which notify once together). */
+export class LogNotifier implements Notifier {
+  constructor(private readonly log: Logger, private readonly why = "no PTYXRF_TOPIC_ARN or PTYXRF_NOTIFY_FILE: logged only") {}
   async publish(n: Notification): Promise<undefined> {
-    this.log.log("info", "notification (no PTYXRF_TOPIC_ARN or PTYXRF_NOTIFY_FILE: logged only)", { user: n.user, kind: n.kind, subject: n.subject, details: n.details });
+    this.log.log("info", `notification (${this.why})`, { user: n.user, kind: n.kind, subject: n.subject, details: n.details });
     return undefined;
   }
 }
@@ -73,9 +80,14 @@ export interface WorkerMainOptions {
 
 export const WORKER_USAGE = `Usage: node dist/container/worker.js --scan s3://BUCKET/KEY --scan-version VERSION|etag:ETAG
          --out s3://BUCKET/PREFIX/ --config JSON --user USER [--truth s3://BUCKET/KEY] [--engine NAME]
+       node dist/container/worker.js --task-list s3://BUCKET/.../tasks.json [--task-index N]
+       node dist/container/worker.js --aggregate s3://BUCKET/.../
 
 Reconstructs one scan into the run folder --out (result.h5, metrics.json, previews, manifest.json last),
 with checkpoints under --out/_checkpoint/, and publishes a completion notification.
+--task-list: one task of a sweep (index: --task-index, else AWS_BATCH_JOB_ARRAY_INDEX); a task that fails
+for good is recorded in its folder (failure.json) and the child exits 0 (docs/sweeps.md).
+--aggregate: the sweep's summary (sweep.json, sweep.csv, report.html) and one notification.
 Exit codes: 0 done, 2 invalid input (never retried), 75 retry (transient failure or stopped by SIGTERM after
 a checkpoint), 1 internal failure. Environment: see src/pipeline/worker/main.ts.`;
 
@@ -86,21 +98,37 @@ export async function workerMain(argv: string[], env: NodeJS.ProcessEnv = proces
     process.stdout.write(`${WORKER_USAGE}\n`);
     return EXIT.ok;
   }
-  let job;
+  let mode;
   try {
-    job = parseWorkerJob(argv, env);
+    mode = parseWorkerMode(argv, env);
   } catch (err) {
-    if (err instanceof JobInputError) {
-      log.log("error", "invalid job input", { problems: err.problems });
-      return EXIT.invalidInput;
-    }
-    log.log("error", "worker misconfigured", errorFields(err));
-    return EXIT.internal;
+    log.log("error", "invalid job input", { problems: (err as JobInputError).problems });
+    return EXIT.invalidInput;
   }
   const { cadence, problems } = cadenceFromEnv(env);
+  // a bad link expiry does not stop a run: its notification goes without links and says why
+  let linkExpiry: number | undefined;
+  try {
+    linkExpiry = linkExpiryFromEnv(env);
+  } catch (err) {
+    log.log("warn", "no download links in notifications", errorFields(err));
+  }
   if (problems.length) {
     log.log("error", "worker misconfigured", { problems });
     return EXIT.internal;
+  }
+  let job: WorkerJob | undefined;
+  if (mode.kind === "job") {
+    try {
+      job = parseWorkerJob(argv, env);
+    } catch (err) {
+      if (err instanceof JobInputError) {
+        log.log("error", "invalid job input", { problems: err.problems });
+        return EXIT.invalidInput;
+      }
+      log.log("error", "worker misconfigured", errorFields(err));
+      return EXIT.internal;
+    }
   }
   const settings = workerS3Settings(env);
   const client = makeS3Client(settings);
@@ -110,21 +138,82 @@ export async function workerMain(argv: string[], env: NodeJS.ProcessEnv = proces
   });
   const progressSeconds = Number(env.PTYXRF_PROGRESS_SECONDS ?? "10");
   const stop = o.stop ?? new StopSignal();
-  try {
-    await runWorker(job, {
-      transfer, log, stop, cadence,
-      notifier: workerNotifier(env, log, job.jobId),
-      scratch: path.join(env.PTYXRF_SCRATCH || os.tmpdir(), `ptyxrf-${job.jobId.replace(/[^A-Za-z0-9_.-]/g, "_")}-${job.attempt}`),
+  const run = async (j: WorkerJob, notifier: Notifier): Promise<void> => {
+    await runWorker(j, {
+      transfer, log, stop, cadence, notifier,
+      scratch: path.join(env.PTYXRF_SCRATCH || os.tmpdir(), `ptyxrf-${j.jobId.replace(/[^A-Za-z0-9_.-]/g, "_")}-${j.attempt}`),
       progressMs: Number.isFinite(progressSeconds) && progressSeconds >= 0 ? progressSeconds * 1000 : 10_000,
       ...(settings.region ? { region: settings.region } : {}),
       consoleLinks: !settings.endpoint,
+      ...(linkExpiry !== undefined ? { linkExpirySeconds: linkExpiry } : {}),
     });
+  };
+  try {
+    if (mode.kind === "aggregate") return await aggregateMain(mode.prefix, transfer, env, log);
+    if (mode.kind === "task") return await sweepTaskMain(mode, transfer, env, log, run);
+    await run(job!, workerNotifier(env, log, job!.jobId));
     return EXIT.ok;
   } catch (err) {
     return exitCodeFor(err, log);
   } finally {
     client.destroy();
   }
+}
+
+/** One task of a sweep: pick it from the list, run it like a job, record a permanent failure (sweep/child.ts). */
+async function sweepTaskMain(
+  mode: { taskList: string; taskIndex?: string }, transfer: S3Transfer, env: NodeJS.ProcessEnv, log: Logger,
+  run: (job: WorkerJob, notifier: Notifier) => Promise<void>,
+): Promise<number> {
+  let list;
+  try {
+    list = await readTaskList(transfer, mode.taskList);
+  } catch (err) {
+    if (!(err instanceof TaskListError)) throw err;
+    log.log("error", "invalid job input", { problems: [err.message] });
+    return EXIT.invalidInput;
+  }
+  const picked = taskIndexFrom(mode.taskIndex, env, list.tasks.length);
+  if ("problem" in picked) {
+    log.log("error", "invalid job input", { problems: [picked.problem], taskList: mode.taskList });
+    return EXIT.invalidInput;
+  }
+  const task = list.tasks[picked.index];
+  const attempt = Number(env.AWS_BATCH_JOB_ATTEMPT ?? "1");
+  const common = { task, attempt: Number.isInteger(attempt) && attempt > 0 ? attempt : 1, attempts: jobAttemptsFrom(env), jobId: env.AWS_BATCH_JOB_ID ?? `adhoc-${process.pid}`, transfer, log };
+  log.log("info", "sweep task", { sweep: `${list.name}-${list.sweepId}`, task: task.id, index: task.index, of: list.tasks.length, scan: task.scan, params: task.params, out: task.out });
+  let job: WorkerJob;
+  try {
+    job = parseWorkerJob(taskArgv(task), env);
+  } catch (err) {
+    if (!(err instanceof JobInputError)) throw err;
+    return finishSweepChild({ ...common, code: EXIT.invalidInput, error: err });
+  }
+  try {
+    await run(job, new LogNotifier(log, "a sweep task: the sweep notifies once, from its aggregation"));
+    return EXIT.ok;
+  } catch (err) {
+    const code = exitCodeFor(err, log);
+    if (err instanceof DeploymentError) return code; // the deployment, not this task: fail loudly
+    return finishSweepChild({ ...common, code, error: err });
+  }
+}
+
+/** A sweep's aggregation: the summary files, then one notification. */
+async function aggregateMain(prefix: string, transfer: S3Transfer, env: NodeJS.ProcessEnv, log: Logger): Promise<number> {
+  let result;
+  try {
+    result = await aggregateSweep(transfer, prefix);
+  } catch (err) {
+    if (!(err instanceof TaskListError)) throw err;
+    log.log("error", "invalid job input", { problems: [err.message] });
+    return EXIT.invalidInput;
+  }
+  const { counts, rankBy } = result.summary;
+  log.log("info", "sweep aggregated", { prefix, ...counts, rankBy, ...result.uris });
+  const jobId = env.AWS_BATCH_JOB_ID ?? `adhoc-${process.pid}`;
+  await workerNotifier(env, log, jobId).publish(result.notification);
+  return EXIT.ok;
 }
 
 export function exitCodeFor(err: unknown, log: Logger): number {

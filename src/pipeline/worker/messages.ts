@@ -1,8 +1,11 @@
-/** The worker's completion notification: a summary of the run and where its outputs are. */
+/** The worker's completion notification: a summary of the run, where its outputs are, presigned links to them. */
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { RunMetrics } from "../outputs.js";
+import { linkExpiryFromEnv, linkFields, linkOutcome, runLinkLines, runLinks, type LinkOutcome, type RunLinks } from "../notify/links.js";
 import type { Notification } from "../notify/notifier.js";
 import { attributeUser } from "../notify/notifier.js";
 import type { WorkerJob } from "./job.js";
+import type { S3Location } from "./transfer.js";
 
 export interface OutputFile {
   name: string;
@@ -10,15 +13,8 @@ export interface OutputFile {
   uri: string;
 }
 
-export interface RunSummary {
+export interface RunSummary extends Pick<RunMetrics, "mode" | "iterations" | "wall_s" | "ms_per_iter" | "engine" | "device" | "final"> {
   runId: string;
-  mode: string;
-  iterations: number;
-  wall_s: number;
-  ms_per_iter: number;
-  engine: string;
-  device: string;
-  final: RunMetrics["final"];
   /** Errors at the first iteration (the starting point), when a truth was given. */
   initialErrors: Record<string, number> | null;
   /** Iteration the run resumed from (0: not resumed) and the job attempt. */
@@ -44,7 +40,22 @@ export function runIdOf(resultKeyPrefix: string): string {
   return parts[parts.length - 1] ?? resultKeyPrefix;
 }
 
-export function succeededNotification(job: WorkerJob, s: RunSummary, files: OutputFile[], links: { console?: string } = {}): Notification {
+export interface NotificationLinks {
+  /** The S3 console's page of the run folder (AWS only). */
+  console?: string;
+  /** Presigned links to the run's files, or why there are none. */
+  download?: LinkOutcome<RunLinks>;
+}
+
+/**
+ * Presigned links to a finished run's files, signed with the worker's S3 client; never throws. `names`: the
+ * files known to be in the folder; `expirySeconds`: default PTYXRF_LINK_EXPIRY_SECONDS (or 7 days).
+ */
+export function runDownloadLinks(client: S3Client, out: S3Location, names: readonly string[], expirySeconds?: number, now?: number): Promise<LinkOutcome<RunLinks>> {
+  return linkOutcome(() => runLinks(client, out.bucket, out.key, names, { expirySeconds: expirySeconds ?? linkExpiryFromEnv(), ...(now !== undefined ? { now } : {}) }));
+}
+
+export function succeededNotification(job: WorkerJob, s: RunSummary, files: OutputFile[], links: NotificationLinks = {}): Notification {
   const name = job.scan.key.split("/").pop() ?? job.scan.key;
   const f = s.final;
   const lines = [
@@ -69,6 +80,7 @@ export function succeededNotification(job: WorkerJob, s: RunSummary, files: Outp
   for (const file of files) lines.push(`                ${file.name.padEnd(18)} ${bytes(file.bytes).padStart(10)}`);
   lines.push("                (manifest.json lists every file with its sha256)");
   if (links.console) lines.push(`  browse        ${links.console}`);
+  lines.push(...runLinkLines(links.download));
   lines.push("", `Fetch them with: npx ptyxrf fetch ${s.runId} --out DIR`);
   const err = f.object_rel_error !== undefined ? ` (object error ${fmt(f.object_rel_error, 3)})` : "";
   return {
@@ -78,7 +90,7 @@ export function succeededNotification(job: WorkerJob, s: RunSummary, files: Outp
     text: lines.join("\n"),
     details: {
       scan: job.scanUri, scanVersion: job.scanVersion, resultPrefix: job.outUri, runId: s.runId, jobId: job.jobId,
-      summary: s, files, ...(links.console ? { console: links.console } : {}),
+      summary: s, files, ...(links.console ? { console: links.console } : {}), ...linkFields(links.download),
     },
   };
 }

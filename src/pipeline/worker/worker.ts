@@ -27,7 +27,7 @@ import { configHash, MANIFEST, writeRunOutputs, type RunMetrics } from "../outpu
 import type { Notifier } from "../notify/notifier.js";
 import { InvalidScanError, prepare, solve } from "../reconstructRun.js";
 import { JobInputError, type WorkerJob } from "./job.js";
-import { consoleUrl, runIdOf, succeededNotification, type OutputFile, type RunSummary } from "./messages.js";
+import { consoleUrl, runDownloadLinks, runIdOf, succeededNotification, type NotificationLinks, type OutputFile, type RunSummary } from "./messages.js";
 import { httpStatus, isTransient, ObjectMissingError, type S3Location, type S3Transfer } from "./transfer.js";
 
 /** Object metadata on a scan naming its ground truth (a key in the same bucket): `x-amz-meta-ptyxrf-truth`. */
@@ -68,6 +68,8 @@ export interface WorkerDeps {
   region?: string;
   /** Link to the S3 console in the notification (AWS only). */
   consoleLinks?: boolean;
+  /** Lifetime of the presigned links in the notification (default: PTYXRF_LINK_EXPIRY_SECONDS, else 7 days). */
+  linkExpirySeconds?: number;
   now?: () => number;
 }
 
@@ -144,7 +146,7 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
     const manifest = await transfer.getJson<{ files: { name: string; bytes: number }[] }>(at(job.out, MANIFEST));
     if (metrics && manifest) {
       const files = [...manifest.files, { name: MANIFEST, bytes: 0 }].map((f) => ({ name: f.name, bytes: f.bytes, uri: `${job.outUri}${f.name}` }));
-      await deps.notifier.publish(succeededNotification(job, summaryOf(runId, metrics, 0, job.attempt, (now() - started) / 1000), files, links(job, deps)));
+      await deps.notifier.publish(succeededNotification(job, summaryOf(runId, metrics, 0, job.attempt, (now() - started) / 1000), files, await links(job, deps, files)));
     }
     return { status: "already-complete", runId };
   }
@@ -299,7 +301,7 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
     // 7. clean up, notify
     await store.clear().catch((err: unknown) => log.log("warn", "could not delete the checkpoint", { ...fields, checkpoint: store.location, ...errorFields(err) }));
     const summary = summaryOf(runId, metrics, resumedFrom, job.attempt, (now() - started) / 1000);
-    const messageId = await deps.notifier.publish(succeededNotification(job, summary, uploaded, links(job, deps)));
+    const messageId = await deps.notifier.publish(succeededNotification(job, summary, uploaded, await links(job, deps, uploaded)));
     log.log("info", "notified", { ...fields, messageId, user: job.user });
     return { status: "succeeded", runId, summary, files: uploaded };
   } catch (err) {
@@ -325,8 +327,11 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
   }
 }
 
-function links(job: WorkerJob, deps: WorkerDeps): { console?: string } {
-  return deps.consoleLinks ? { console: consoleUrl(job.out.bucket, job.out.key, deps.region) } : {};
+/** The console link (AWS) and presigned links to the run's files (messages.ts; a failure is said in the message). */
+async function links(job: WorkerJob, deps: WorkerDeps, files: OutputFile[]): Promise<NotificationLinks> {
+  const download = await runDownloadLinks(deps.transfer.client, job.out, files.map((f) => f.name), deps.linkExpirySeconds);
+  if ("error" in download) deps.log.log("warn", "no download links in the notification", { jobId: job.jobId, error: download.error });
+  return { ...(deps.consoleLinks ? { console: consoleUrl(job.out.bucket, job.out.key, deps.region) } : {}), download };
 }
 
 export function summaryOf(runId: string, metrics: RunMetrics, resumedFrom: number, attempt: number, jobWall_s: number): RunSummary {
@@ -342,5 +347,7 @@ function contentType(name: string): string {
   if (name.endsWith(".png")) return "image/png";
   if (name.endsWith(".json")) return "application/json";
   if (name.endsWith(".h5")) return "application/x-hdf5";
+  if (name.endsWith(".html")) return "text/html; charset=utf-8";
+  if (name.endsWith(".csv")) return "text/csv; charset=utf-8";
   return "application/octet-stream";
 }
