@@ -30,9 +30,10 @@ export function keyValues(rows: [string, string][]): string {
   return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join("\n");
 }
 
-/** A plain text table with a header row; numbers right-aligned. */
+/** A plain text table with a header row; columns of numbers (or "-") right-aligned, text left-aligned. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  const numeric = header.map((_, i) => i > 0 && rows.length > 0 && rows.every((r) => /^(-?|[-+]?\.?\d.*)$/.test(r[i] ?? "")));
+  const line = (r: string[]) => r.map((c, i) => (numeric[i] ? (c ?? "").padStart(widths[i]) : (c ?? "").padEnd(widths[i]))).join("  ").trimEnd();
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
