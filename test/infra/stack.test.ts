@@ -95,6 +95,8 @@ describe("AWS Batch", () => {
         ResourceRequirements: [{ Type: "MEMORY", Value: "14336" }, { Type: "VCPU", Value: "4" }, { Type: "GPU", Value: "1" }],
         Command: ["node", "dist/container/worker.js", "--scan", "Ref::scanUri", "--scan-version", "Ref::scanVersion", "--out", "Ref::resultPrefix", "--config", "Ref::config", "--user", "Ref::user"],
         LogConfiguration: Match.objectLike({ LogDriver: "awslogs" }),
+        // sweep children record a task's failure on their last attempt: they know how many there are
+        Environment: Match.arrayWith([{ Name: "PTYXRF_JOB_ATTEMPTS", Value: "3" }]),
       }),
       Parameters: { scanUri: Match.anyValue(), scanVersion: Match.anyValue(), resultPrefix: Match.anyValue(), config: "{}", user: "_unknown" },
       Timeout: { AttemptDurationSeconds: 12 * 3600 },
@@ -109,6 +111,10 @@ describe("AWS Batch", () => {
         ],
       },
     });
+  });
+
+  it("outputs the job definition for sweeps and reprocessing (ptyxrf sweep --profile aws)", () => {
+    t.hasOutput("JobDefinitionArn", { Value: { Ref: id(stack.jobDefinition) } });
   });
 
   it("the image is the stack's ECR repository at the tag from context, or any URI", () => {
@@ -214,7 +220,11 @@ describe("event delivery and notifications", () => {
       EventPattern: {
         source: ["aws.batch"],
         "detail-type": ["Batch Job State Change"],
-        detail: { jobQueue: [{ "Fn::GetAtt": [id(stack.jobQueue), "JobQueueArn"] }], status: ["SUCCEEDED", "FAILED"] },
+        detail: {
+          jobQueue: [{ "Fn::GetAtt": [id(stack.jobQueue), "JobQueueArn"] }], status: ["SUCCEEDED", "FAILED"],
+          // a sweep's array children do not notify one by one
+          arrayProperties: { index: [{ exists: false }] },
+        },
       },
       Targets: [Match.objectLike({ Arn: arn(id(stack.notifyFn)), DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() })],
     });
