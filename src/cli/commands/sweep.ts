@@ -209,7 +209,12 @@ export async function launchTaskList(client: ServiceClient, list: TaskList, task
     // a copy on disk to open in a browser (the local S3 server's files are not plain files)
     const local = path.join(client.profile.dataDir, list.purpose === "sweep" ? "sweeps" : "reprocess", `${list.name}-${list.sweepId}`);
     fs.mkdirSync(local, { recursive: true });
-    for (const name of [SWEEP_JSON, SWEEP_CSV, SWEEP_REPORT]) await client.transfer.download(locationIn(list.prefix, name), path.join(local, name));
+    // with each task's report, so that the summary's links to them work there too
+    const taskReports = summary.tasks.flatMap((t) => (t.reportHref && !t.reportHref.includes("..") ? [t.reportHref] : []));
+    for (const name of [SWEEP_JSON, SWEEP_CSV, SWEEP_REPORT, ...taskReports]) {
+      fs.mkdirSync(path.dirname(path.join(local, name)), { recursive: true });
+      await client.transfer.download(locationIn(list.prefix, name), path.join(local, name));
+    }
     io.out(o.json ? JSON.stringify({ ...uris, local, counts: summary.counts, best: summary.best, tasks: summary.tasks }) : `${formatSummary(summary, uris)}\n  copied to    ${path.join(local, SWEEP_REPORT)}`);
     return 0;
   } finally {
