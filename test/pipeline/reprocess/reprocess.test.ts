@@ -5,8 +5,8 @@
  * the sweep machinery, each run into its scan's own results folder.
  */
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
+import { startLoopbackS3, type LoopbackS3 } from "../loopbackS3.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../../src/cli/main.js";
 import { S3Server } from "../../../src/pipeline/local/s3server.js";
@@ -18,8 +18,7 @@ import { reprocessTag, runsFolderOf } from "../../../src/pipeline/reprocess/runs
 import { MemorySubmitter } from "../../../src/pipeline/submit/submitter.js";
 import { submitSweepJobs } from "../../../src/pipeline/sweep/submit.js";
 import { readTaskList } from "../../../src/pipeline/sweep/tasks.js";
-import { S3Transfer } from "../../../src/pipeline/worker/transfer.js";
-import { makeS3Client } from "../../../src/scan/s3Client.js";
+import type { S3Transfer } from "../../../src/pipeline/worker/transfer.js";
 import { resolveConfig } from "../../../src/solver/config.js";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -29,13 +28,12 @@ let dir: string;
 let dataDir: string;
 let server: S3Server;
 let transfer: S3Transfer;
+let loopback: LoopbackS3;
 const config = resolveConfig({ iterations: 50 });
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "ptyxrf-reprocess-"));
-  server = new S3Server({ directory: path.join(dir, "s3"), buckets: [SCANS, RESULTS] });
-  await server.start();
-  transfer = new S3Transfer(makeS3Client(server.settings), { retry: { attempts: 2, baseMs: 10 } });
+  loopback = await startLoopbackS3("reprocess", [SCANS, RESULTS]);
+  ({ dir, server, transfer } = loopback);
   for (const n of [1, 2, 3, 4, 5]) await transfer.putBytes({ bucket: SCANS, key: `incoming/u/archive/s${n}.h5` }, Buffer.alloc(1000 * n));
   await transfer.putBytes({ bucket: SCANS, key: "incoming/u/archive/notes.txt" }, "not a scan");
   const run = (scan: string, tag: string, name: string, value: unknown) => transfer.putJson({ bucket: RESULTS, key: `results/u/archive/${scan}/${tag}/${name}` }, value);
@@ -54,9 +52,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  transfer?.client.destroy();
-  await server?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await loopback?.close();
 });
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {

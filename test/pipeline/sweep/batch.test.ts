@@ -5,11 +5,10 @@
  * the worker's sweep arguments.
  */
 import { spawn } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { BatchClient, SubmitJobCommand } from "@aws-sdk/client-batch";
 import { mockClient } from "aws-sdk-client-mock";
+import { startLoopbackS3, type LoopbackS3 } from "../loopbackS3.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { cleanEnv } from "../../../src/pipeline/local/runner.js";
 import { LOCAL_CREDENTIALS, S3Server } from "../../../src/pipeline/local/s3server.js";
@@ -20,8 +19,7 @@ import { submitSweepJobs } from "../../../src/pipeline/sweep/submit.js";
 import { batchSubmitterFor } from "../../../src/pipeline/sweep/submitBatch.js";
 import { locationIn, readTaskList, TASK_FAILURE, writeTaskList, type TaskList } from "../../../src/pipeline/sweep/tasks.js";
 import { JobInputError, parseWorkerMode } from "../../../src/pipeline/worker/job.js";
-import { S3Transfer } from "../../../src/pipeline/worker/transfer.js";
-import { makeS3Client } from "../../../src/scan/s3Client.js";
+import type { S3Transfer } from "../../../src/pipeline/worker/transfer.js";
 import { resolveConfig } from "../../../src/solver/config.js";
 import { packageRoot } from "../../../src/version.js";
 
@@ -32,13 +30,12 @@ const JOBDEF = "arn:aws:batch:eu-west-1:123456789012:job-definition/ptyxrf-worke
 let dir: string;
 let server: S3Server;
 let transfer: S3Transfer;
+let loopback: LoopbackS3;
 const batch = mockClient(BatchClient);
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "ptyxrf-sweep-batch-"));
-  server = new S3Server({ directory: path.join(dir, "s3"), buckets: [SCANS, RESULTS] });
-  await server.start();
-  transfer = new S3Transfer(makeS3Client(server.settings), { retry: { attempts: 2, baseMs: 10 } });
+  loopback = await startLoopbackS3("sweep-batch", [SCANS, RESULTS]);
+  ({ dir, server, transfer } = loopback);
   for (const key of ["incoming/alice/2026/a.h5", "incoming/alice/2026/b.h5", "incoming/alice/2026/c.h5", "incoming/alice/2026/notes.txt", "incoming/alice/2026/old/d.h5"]) {
     await transfer.putBytes({ bucket: SCANS, key }, `bytes of ${key}`);
   }
@@ -47,9 +44,7 @@ beforeAll(async () => {
 afterEach(() => batch.reset());
 afterAll(async () => {
   batch.restore();
-  transfer?.client.destroy();
-  await server?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await loopback?.close();
 });
 
 describe("sweep on AWS Batch", () => {

@@ -5,8 +5,8 @@
  * whose three tasks fail (recorded, exit 0) without sinking the sweep; the summary ranks 1..3 per scan.
  */
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
+import { startLoopbackS3, type LoopbackS3 } from "../loopbackS3.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3Server } from "../../../src/pipeline/local/s3server.js";
 import type { LocalJobRecord } from "../../../src/pipeline/local/runner.js";
@@ -15,8 +15,7 @@ import { planSweep, stageSweep } from "../../../src/pipeline/sweep/plan.js";
 import { runSweepLocally } from "../../../src/pipeline/sweep/runLocal.js";
 import { loadSweepSpec } from "../../../src/pipeline/sweep/spec.js";
 import { locationIn, readTaskList, SWEEP_CSV, SWEEP_JSON, SWEEP_REPORT, TASK_FAILURE } from "../../../src/pipeline/sweep/tasks.js";
-import { S3Transfer } from "../../../src/pipeline/worker/transfer.js";
-import { makeS3Client } from "../../../src/scan/s3Client.js";
+import type { S3Transfer } from "../../../src/pipeline/worker/transfer.js";
 import { writer } from "../../../src/scan/h5runtime.js";
 import { writeScan, writeTruth } from "../../../src/scan/write.js";
 import { simulate } from "../../../src/sim/simulate.js";
@@ -26,13 +25,12 @@ const RESULTS = "ptyxrf-results";
 let dir: string;
 let server: S3Server;
 let transfer: S3Transfer;
+let loopback: LoopbackS3;
 let corruptBytes: Buffer;
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "ptyxrf-sweep-"));
-  server = new S3Server({ directory: path.join(dir, "s3"), buckets: ["ptyxrf-scans", RESULTS] });
-  await server.start();
-  transfer = new S3Transfer(makeS3Client(server.settings), { retry: { attempts: 2, baseMs: 10 } });
+  loopback = await startLoopbackS3("sweep", ["ptyxrf-scans", RESULTS]);
+  ({ dir, server, transfer } = loopback);
   await writer();
   for (const seed of [1, 2]) {
     const sim = simulate({ preset: "small", seed });
@@ -55,9 +53,7 @@ list:
 }, 60_000);
 
 afterAll(async () => {
-  transfer?.client.destroy();
-  await server?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await loopback?.close();
 });
 
 describe("a local sweep", () => {
