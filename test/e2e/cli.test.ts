@@ -146,6 +146,8 @@ describe("ptyxrf local up / local demo", () => {
     expect(r.stdout).toMatch(/demo done in [\d.]+ s \(local stack stopped\)/);
     const runId = /-> run ([0-9a-f]{16})/.exec(r.stdout)![1];
     expect(fs.existsSync(path.join(out, "results", runId, "phase.png"))).toBe(true);
+    expect(r.stdout).toMatch(/Report \(one self-contained page[^\n]*\n\s+\S+report\.html/);
+    expect(fs.readFileSync(path.join(out, "results", runId, "report.html"), "utf8")).toMatch(/^<!DOCTYPE html>/i);
     expect(fs.existsSync(stackFile(path.join(dir, "demo-local")))).toBe(false);
   });
 });

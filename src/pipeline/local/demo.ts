@@ -136,6 +136,10 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     io.out(table3(["", "iteration 1", "final"], accuracyRows(m)));
     io.out(`\n  weights (GradNorm)  ptycho ${fmt(m.final.weight_ptycho, 3)}, xrf ${fmt(m.final.weight_xrf, 3)} (w_p + w_x = 2)`);
     io.out(`  timeline            ${timeline.filter(([, at]) => at !== undefined).map(([what, at]) => `${what} +${((at! - uploadAt) / 1000).toFixed(1)} s`).join(", ")} (from the upload)`);
+    if (got.files.includes("report.html")) {
+      io.out(`\nReport (one self-contained page: maps, overlays, correlation analysis, convergence, config, provenance):`);
+      io.out(`  ${path.relative(process.cwd(), path.join(outDir, "report.html"))}`);
+    }
     io.out("\nPreviews:");
     const describe = (f: string) => f === "phase.png" ? "object phase" : f === "amplitude.png" ? "object amplitude"
       : f.startsWith("element_") ? `${f.slice(8, -4)} areal density` : f.startsWith("overlay_") ? `${f.slice(8, -4)} in colour over the phase` : "";
