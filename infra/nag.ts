@@ -12,6 +12,7 @@ export interface NagTargets {
   executionRole: iam.Role;
   ingestRole: iam.Role;
   jobRole: iam.Role;
+  notifyRole: iam.Role;
   uploader: iam.ManagedPolicy;
   ingestFn: lambda.Function;
   notifyFn: lambda.Function;
@@ -49,6 +50,8 @@ export function addSuppressions(t: NagTargets): void {
   ack(t.ingestRole, resultsAll, `${OBJECT_PREFIX}the ingest Lambda writes rejection reports under results/ (s3:PutObject only).`);
   ack(t.ingestRole, "AwsSolutions-IAM5[Resource::<Results25575328.Arn>/results/*/rejection.json]",
     `${OBJECT_PREFIX}the ingest Lambda signs the presigned links to rejection reports in its messages (s3:GetObject on results/*/rejection.json only).`);
+  ack(t.notifyRole, "AwsSolutions-IAM5[Resource::<Results25575328.Arn>/results/*/error.json]",
+    `${OBJECT_PREFIX}the notifier Lambda signs the presigned links to a failed run's error report in its messages (s3:GetObject on results/*/error.json only).`);
   ack(t.jobRole, scansIncoming, `${OBJECT_PREFIX}the worker reads the scans under incoming/ (read-only).`);
   ack(t.jobRole, resultsAll, `${OBJECT_PREFIX}the worker writes its outputs and checkpoints under results/.`);
   ack(t.jobRole, "AwsSolutions-IAM5[Resource::<Results25575328.Arn>/results/*/_checkpoint/*]",

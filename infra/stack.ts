@@ -34,6 +34,7 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { ENV } from "../src/pipeline/ingest/env.js";
 import { REJECTION_REPORT } from "../src/pipeline/ingest/keys.js";
+import { WORKER_ERROR_FILE } from "../src/pipeline/notify/batchEvents.js";
 import { DEFAULT_JOB_PARAMETERS, INVALID_INPUT_EXIT_CODE, WORKER_COMMAND } from "../src/pipeline/submit/jobSpec.js";
 import { EXIT, JOB_ATTEMPTS_ENV } from "../src/pipeline/worker/exitCodes.js";
 import { lambdaCode } from "./bundle.js";
@@ -406,6 +407,11 @@ export class PtyxrfStack extends Stack {
     const notifyLogs = new logs.LogGroup(this, "NotifyLogs", { retention, removalPolicy: RemovalPolicy.DESTROY });
     const notifyRole = lambdaRole(this, "NotifyRole", notifyLogs, "notifier Lambda: Batch job state changes to SNS");
     grantPublish(this.topic, topicKey, notifyRole);
+    notifyRole.addToPolicy(new iam.PolicyStatement({
+      sid: "LinkWorkerErrorReports", // presigned links to error.json in FAILED messages are signed with this role
+      actions: ["s3:GetObject"],
+      resources: [this.results.arnForObjects(`${RESULTS_PREFIX}*/${WORKER_ERROR_FILE}`)],
+    }));
     this.notifyFn = new lambda.Function(this, "Notify", {
       description: "ptyxrf: Batch job finished (SUCCEEDED/FAILED) -> SNS message to the user",
       runtime: LAMBDA_RUNTIME,
@@ -489,7 +495,7 @@ export class PtyxrfStack extends Stack {
     new CfnOutput(this, "UploaderPolicyArn", { value: uploader.managedPolicyArn });
     if (repository) new CfnOutput(this, "WorkerRepositoryUri", { value: repository.repositoryUri, description: `push the worker image here with tag ${cfg.workerImageTag}` });
 
-    addSuppressions({ instanceRole, executionRole, ingestRole, jobRole, uploader, ingestFn: this.ingestFn, notifyFn: this.notifyFn });
+    addSuppressions({ instanceRole, executionRole, ingestRole, jobRole, notifyRole, uploader, ingestFn: this.ingestFn, notifyFn: this.notifyFn });
   }
 }
 

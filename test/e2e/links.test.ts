@@ -19,7 +19,8 @@ import { MemoryLogger } from "../../src/pipeline/ingest/log.js";
 import { readNotifications, type NotificationLine } from "../../src/pipeline/local/notifications.js";
 import { cleanEnv, workerArgv } from "../../src/pipeline/local/runner.js";
 import { LOCAL_CREDENTIALS, S3Server } from "../../src/pipeline/local/s3server.js";
-import { presignGet, type RejectionLinks, type RunLinks } from "../../src/pipeline/notify/links.js";
+import { handleJobStateChange, type BatchJobEvent } from "../../src/pipeline/notify/batchEvents.js";
+import { presignGet, type FailureLinks, type RejectionLinks, type RunLinks } from "../../src/pipeline/notify/links.js";
 import { MemoryNotifier } from "../../src/pipeline/notify/notifier.js";
 import { MemoryIdempotencyStore } from "../../src/pipeline/storage/idempotency.js";
 import { S3ObjectStore } from "../../src/pipeline/storage/objectStore.js";
@@ -162,6 +163,23 @@ describe("presigned links on the local profile (s3rver on 127.0.0.1)", () => {
     expect(r.body.toString("utf8")).toMatch(/AccessDenied[\s\S]*Request has expired/);
     const fresh = await presignGet(s3, RESULTS, key, { expirySeconds: 60 });
     await expectLinkServes(fresh.url, RESULTS, key);
+  });
+
+  it("a failed job's notification (the notifier Lambda's code) links the worker's error.json, or says there is none", async () => {
+    const failed = (resultPrefix: string): BatchJobEvent => ({
+      version: "0", id: "e", "detail-type": "Batch Job State Change", source: "aws.batch", account: "1", time: "", region: "us-east-1", resources: [],
+      detail: { jobName: "ptyxrf-u-x", jobId: "j", status: "FAILED", container: { exitCode: 2 }, parameters: { user: "u", scanUri: `s3://${SCANS}/incoming/u/x.h5`, resultPrefix } },
+    });
+    const prefix = "results/u/failed/00112233aabbccdd/";
+    await s3.send(new PutObjectCommand({ Bucket: RESULTS, Key: `${prefix}error.json`, Body: JSON.stringify({ kind: "ptyxrf-error", message: "invalid scan" }) }));
+    const notifier = new MemoryNotifier();
+    const n = (await handleJobStateChange(failed(`s3://${RESULTS}/${prefix}`), notifier, new MemoryLogger(), { s3, expirySeconds: 600 }))!;
+    const links = n.details.links as FailureLinks;
+    await expectLinkServes(links.error!, RESULTS, `${prefix}error.json`);
+    expect(n.text).toMatch(new RegExp(`error\\.json\\s+${links.error!.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+    const none = (await handleJobStateChange(failed(`s3://${RESULTS}/results/u/lost/0000000000000000/`), notifier, new MemoryLogger(), { s3 }))!;
+    expect((none.details.links as FailureLinks).error).toBeNull();
+    expect(none.text).toMatch(/error\.json\s+\(none: the worker wrote no error report\)/);
   });
 
   it("a rejected upload's notification links its rejection.json", async () => {

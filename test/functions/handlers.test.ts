@@ -5,6 +5,7 @@
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
+import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { handler as ingestHandler, setDeps } from "../../functions/ingest.js";
 import { handler as notifyHandler, setNotifier } from "../../functions/notify.js";
@@ -69,13 +70,18 @@ describe("functions/ingest", () => {
 
 describe("functions/notify", () => {
   const sns = mockClient(SNSClient);
-  afterEach(() => sns.reset());
+  const s3 = mockClient(S3Client);
+  afterEach(() => {
+    sns.reset();
+    s3.reset();
+  });
 
-  it("publishes a finished job to the topic from the environment, with the user attribute", async () => {
+  it("publishes a finished job to the topic from the environment, with the user attribute and a link to the error report", async () => {
     sns.on(PublishCommand).resolves({ MessageId: "m" });
+    s3.on(HeadObjectCommand, { Bucket: "r", Key: "results/bob/s/t/error.json" }).resolves({});
     setNotifier(null);
-    const before = process.env[ENV.topicArn];
-    process.env[ENV.topicArn] = "arn:aws:sns:us-east-1:1:ptyxrf";
+    const saved = Object.fromEntries(["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", ENV.topicArn].map((k) => [k, process.env[k]]));
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "secret", AWS_REGION: "us-east-1", [ENV.topicArn]: "arn:aws:sns:us-east-1:1:ptyxrf" });
     try {
       const event: BatchJobEvent = {
         version: "0", id: "e", "detail-type": "Batch Job State Change", source: "aws.batch", account: "1", time: "", region: "us-east-1", resources: [],
@@ -83,8 +89,10 @@ describe("functions/notify", () => {
       };
       await notifyHandler(event, context);
     } finally {
-      if (before === undefined) delete process.env[ENV.topicArn];
-      else process.env[ENV.topicArn] = before;
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
     }
     const calls = sns.commandCalls(PublishCommand);
     expect(calls).toHaveLength(1);
@@ -92,5 +100,12 @@ describe("functions/notify", () => {
       TopicArn: "arn:aws:sns:us-east-1:1:ptyxrf",
       MessageAttributes: { user: { StringValue: "bob" }, event: { StringValue: "failed" } },
     });
+    const message = JSON.parse(calls[0].args[0].input.Message!) as { default: string; sqs: string };
+    const details = JSON.parse(message.sqs) as { links?: { error: string }; linksError?: string };
+    expect(details.linksError).toBeUndefined();
+    const url = new URL(details.links!.error);
+    expect(message.default.split("\n").some((l) => /^\s+error\.json\s+https:/.test(l) && l.endsWith(details.links!.error))).toBe(true);
+    expect(url.pathname).toMatch(/\/results\/bob\/s\/t\/error\.json$/);
+    expect(url.searchParams.get("X-Amz-Signature")).toMatch(/^[0-9a-f]{64}$/);
   });
 });

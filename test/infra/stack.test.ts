@@ -42,7 +42,7 @@ describe("cdk-nag AwsSolutionsChecks", () => {
   it("passes with every acknowledgement explained", () => {
     const report = JSON.parse(fs.readFileSync(path.join(outdir, "validation-report.json"), "utf8"));
     expect(report.pluginReports).toEqual([]);
-    expect(ACKNOWLEDGED.length).toBe(13);
+    expect(ACKNOWLEDGED.length).toBe(14);
     for (const a of ACKNOWLEDGED) expect(a.reason.length, a.id).toBeGreaterThan(60);
   });
 
@@ -283,6 +283,13 @@ describe("least-privilege IAM", () => {
     expect(bySid(st, "ReadScans")).toMatchObject({ Action: ["s3:GetObject", "s3:GetObjectVersion"], Resource: objects(id(stack.scans), "incoming/*") });
     expect(bySid(st, "WriteResults")).toMatchObject({ Resource: objects(id(stack.results), "results/*") });
     expect(bySid(st, "ListOwnResults")).toMatchObject({ Resource: arn(id(stack.results)), Condition: { StringLike: { "s3:prefix": ["results/*"] } } });
+  });
+
+  it("the notifier Lambda publishes notifications and may read failed runs' error reports only (to link them)", () => {
+    const st = statements(stack.getLogicalId(stack.notifyFn.role!.node.defaultChild as never));
+    expect(bySid(st, "LinkWorkerErrorReports")).toMatchObject({ Action: "s3:GetObject", Resource: objects(id(stack.results), "results/*/error.json") });
+    const s3 = st.filter((s) => [s.Action].flat().some((a: string) => a.startsWith("s3:")));
+    expect(s3.map((s) => s.Sid)).toEqual(["LinkWorkerErrorReports"]);
   });
 
   it("no policy anywhere grants a wildcard action", () => {

@@ -111,6 +111,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     const { followNotifications } = await import("./notifications.js");
     stopFollow = followNotifications(paths.notifications, o.onNotification, { intervalMs: 100 });
   }
+  const client = makeS3Client(settings);
   const runner = new LocalJobRunner({
     dir: paths.jobs,
     concurrency: o.concurrency ?? 1,
@@ -121,13 +122,12 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       o.onJobStatus?.(r);
       if (r.status === "FAILED") {
         // The notifier Lambda's code, on the event Batch would send (SUCCEEDED is the worker's own message).
-        void handleJobStateChange(batchEvent(r), notifier, log).catch((err: unknown) => log.log("error", "job notification failed", { jobId: r.jobId, ...errorFields(err) }));
+        void handleJobStateChange(batchEvent(r), notifier, log, { s3: client }).catch((err: unknown) => log.log("error", "job notification failed", { jobId: r.jobId, ...errorFields(err) }));
       }
     },
     ...(o.onJobOutput ? { onOutput: o.onJobOutput } : {}),
   });
 
-  const client = makeS3Client(settings);
   const reader = new S3RangeReader(settings, { timeoutMs: 30_000 });
   const uploads = new FileIdempotencyStore(paths.uploads);
   const deps: IngestDeps = {

@@ -2,10 +2,22 @@
  * Batch job state changes (EventBridge "Batch Job State Change", SUCCEEDED or FAILED) to user
  * notifications. The user and the result folder come from the job's parameters (jobSpec.ts).
  */
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { EventBridgeEvent } from "aws-lambda";
 import { INVALID_INPUT_EXIT_CODE } from "../submit/jobSpec.js";
 import type { Logger } from "../ingest/log.js";
+import { failureLinks, linkExpiryFromEnv, linkFields, linkLines, linkOutcome, type FailureLinks, type LinkOutcome } from "./links.js";
 import { attributeUser, type Notification, type Notifier } from "./notifier.js";
+
+/** The error report a worker writes into the run folder when a run fails (worker.ts ERROR_FILE). */
+export const WORKER_ERROR_FILE = "error.json";
+
+/** What a FAILED notification needs to link the worker's error report: a client that may read it. */
+export interface FailureLinkDeps {
+  s3: S3Client;
+  /** Default PTYXRF_LINK_EXPIRY_SECONDS (or 7 days). */
+  expirySeconds?: number;
+}
 
 export interface BatchJobDetail {
   jobArn?: string;
@@ -30,7 +42,7 @@ function duration(ms: number): string {
 }
 
 /** The notification for a finished job, or null for other states. */
-export function jobNotification(d: BatchJobDetail, region?: string): Notification | null {
+export function jobNotification(d: BatchJobDetail, region?: string, links?: LinkOutcome<FailureLinks>): Notification | null {
   if (d.status !== "SUCCEEDED" && d.status !== "FAILED") return null;
   const p = d.parameters ?? {};
   const user = attributeUser(p.user ?? "");
@@ -71,14 +83,25 @@ export function jobNotification(d: BatchJobDetail, region?: string): Notificatio
       `  job       ${d.jobName} (${d.jobId})`,
       ...(logs ? [`  logs      ${logs}`] : []),
       `  partial   ${results} (no manifest.json: incomplete)`,
+      ...linkLines(links, (l) => [[WORKER_ERROR_FILE, l.error, "(none: the worker wrote no error report)"]]),
     ].join("\n"),
-    details: { ...common, reason, invalidInput: invalid },
+    details: { ...common, reason, invalidInput: invalid, ...linkFields(links) },
   };
 }
 
-export async function handleJobStateChange(event: BatchJobEvent, notifier: Notifier, log: Logger): Promise<Notification | null> {
+/** s3://bucket/prefix/ of a job's result folder, or null. */
+function resultFolder(d: BatchJobDetail): { bucket: string; prefix: string } | null {
+  const m = /^s3:\/\/([^/]+)\/(.+\/)$/.exec(d.parameters?.resultPrefix ?? "");
+  return m ? { bucket: m[1], prefix: m[2] } : null;
+}
+
+export async function handleJobStateChange(event: BatchJobEvent, notifier: Notifier, log: Logger, linkDeps?: FailureLinkDeps): Promise<Notification | null> {
   const d = event.detail;
-  const n = jobNotification(d, event.region);
+  const folder = d?.status === "FAILED" && linkDeps ? resultFolder(d) : null;
+  const links = folder && linkDeps
+    ? await linkOutcome(() => failureLinks(linkDeps.s3, folder.bucket, folder.prefix, WORKER_ERROR_FILE, { expirySeconds: linkDeps.expirySeconds ?? linkExpiryFromEnv() }))
+    : undefined;
+  const n = jobNotification(d, event.region, links);
   if (!n) {
     log.log("info", "ignored", { jobId: d?.jobId, status: d?.status });
     return null;

@@ -64,6 +64,11 @@ export interface RejectionLinks extends LinkExpiry {
   report: string;
 }
 
+/** A failed job's link to the error report its worker wrote (null: the worker wrote none). */
+export interface FailureLinks extends LinkExpiry {
+  error: string | null;
+}
+
 /** Links, or why there are none (the notification goes out either way). */
 export type LinkOutcome<T> = { links: T } | { error: string };
 
@@ -137,6 +142,13 @@ export async function runLinks(client: S3Client, bucket: string, prefix: string,
     at(RUN_LINK_FILES.result), at(RUN_LINK_FILES.metrics), at(RUN_LINK_FILES.manifest),
   ]);
   return { report, result, metrics, manifest, ...p.expiry };
+}
+
+/** The link to a failed run's error report `prefix` + `name`, when the worker got to write one. */
+export async function failureLinks(client: S3Client, bucket: string, prefix: string, name: string, o: SignOptions): Promise<FailureLinks> {
+  const p = await plan(client, o);
+  const error = (await exists(client, bucket, `${prefix}${name}`)) ? await sign(client, bucket, `${prefix}${name}`, p) : null;
+  return { error, ...p.expiry };
 }
 
 /** `make()`, or its failure as a reason: a notification never fails for want of links. */

@@ -24,6 +24,7 @@ import { encodeCheckpoint, sameIdentity, type CheckpointIdentity } from "../chec
 import { S3CheckpointStore, type CheckpointStore } from "../checkpoint/store.js";
 import { errorFields, type Logger } from "../ingest/log.js";
 import { configHash, MANIFEST, writeRunOutputs, type RunMetrics } from "../outputs.js";
+import { WORKER_ERROR_FILE } from "../notify/batchEvents.js";
 import type { Notifier } from "../notify/notifier.js";
 import { InvalidScanError, prepare, solve } from "../reconstructRun.js";
 import { JobInputError, type WorkerJob } from "./job.js";
@@ -33,7 +34,8 @@ import { httpStatus, isTransient, ObjectMissingError, type S3Location, type S3Tr
 /** Object metadata on a scan naming its ground truth (a key in the same bucket): `x-amz-meta-ptyxrf-truth`. */
 export const TRUTH_METADATA_KEY = "ptyxrf-truth";
 export const PROGRESS_FILE = "progress.json";
-export const ERROR_FILE = "error.json";
+/** The error report of a failed run (the notifier links it). */
+export const ERROR_FILE = WORKER_ERROR_FILE;
 
 /** The run was stopped (SIGTERM) after saving its state: retry, and the next attempt resumes. */
 export class InterruptedError extends Error {
