@@ -8,24 +8,15 @@ import { CpuEngine, SplitFFT2, workerScriptUrl } from "../../src/engine/cpu/inde
 import type { EngineProblem, EngineState, EvalRequest, EvalResult } from "../../src/engine/engine.js";
 import { createEngine, engineNames } from "../../src/engine/index.js";
 import { fft2 } from "../../src/physics/fft.js";
-import { positionsToPixels, type ScanWindows } from "../../src/physics/geometry.js";
 import { xrfLoss, type PtychoNoiseModel, type XrfNoiseModel } from "../../src/physics/losses.js";
 import { ptychoIntensities, ptychoLossGradient } from "../../src/physics/ptycho.js";
 import { xrfAdjoint, xrfForward, xrfProbeGradient } from "../../src/physics/xrf.js";
 import { randomArray, seeded } from "../physics/helpers.js";
+import { H, N, NPOS, relL2, SUBSET, W, WIN as win } from "./fixtures.js";
 
-const H = 40, W = 40, N = 16, dx = 1e-8;
 const ALL_ELEMENTS = ["Fe", "Zn", "Cu"];
 const ALL_SENS = [2.5, 0.7, 1.3];
 const BACKGROUND = 0.1;
-// (y, x) pixel offsets from the object centre: sub-pixel fractions, exact integers, near-integers (< 1e-6)
-const POS_PX = [
-  0, 0, -3.3, 4.45, 5.2, -7.9, 2.5, 1.25, -10.6, -9.2, 9.7, 10.1,
-  -6, 3, 7, 7, 1e-9, -4, -1.75, -11.4, 11.3, -0.4, 4.05, 8.8,
-];
-const win: ScanWindows = positionsToPixels(POS_PX.map((p) => p * dx), dx, { height: H, width: W }, N);
-const NPOS = win.count;
-const SUBSET = Int32Array.from([9, 2, 5, 3, 11, 0, 7]);
 
 const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
 const f64 = (a: ArrayLike<number>) => Float64Array.from(a);
@@ -36,14 +27,6 @@ function complexNear1(rand: () => number, count: number, spread = 0.3): Float64A
   return a;
 }
 
-function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;

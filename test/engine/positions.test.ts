@@ -3,33 +3,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import { CpuEngine } from "../../src/engine/cpu/index.js";
 import type { EngineProblem, EngineState, EvalRequest } from "../../src/engine/engine.js";
 import { ReferenceEngine } from "../../src/engine/reference.js";
-import { positionsToPixels, type ScanWindows } from "../../src/physics/geometry.js";
+import { positionsToPixels } from "../../src/physics/geometry.js";
 import type { PtychoNoiseModel } from "../../src/physics/losses.js";
 import { ptychoIntensities } from "../../src/physics/ptycho.js";
 import { randomArray, seeded } from "../physics/helpers.js";
+import { dx, H, MOVED_PX, N, NPOS, POS_PX, relL2, SUBSET, W, WIN, windowsAt } from "./fixtures.js";
 
-const H = 40, W = 40, N = 16, dx = 1e-8;
-// sub-pixel fractions, exact integers, a near-integer (< 1e-6: treated as integer by the cpu engine)
-const POS_PX = [
-  0, 0, -3.3, 4.45, 5.2, -7.9, 2.5, 1.25, -10.6, -9.2, 9.7, 10.1,
-  -6, 3, 7, 7, 1e-9, -4, -1.75, -11.4, 11.3, -0.4, 4.05, 8.8,
-];
-const NPOS = POS_PX.length / 2;
-const windowsAt = (px: ArrayLike<number>): ScanWindows =>
-  positionsToPixels(Array.from(px, (p) => p * dx), dx, { height: H, width: W }, N);
-const WIN = windowsAt(POS_PX);
-// moved positions: integer corners change, integer positions become sub-pixel and back
-const MOVED_PX = POS_PX.map((p, i) => (i % 3 === 0 ? Math.round(p) : p + 0.7 * Math.sin(5 * i)));
-const SUBSET = Int32Array.from([9, 2, 5, 3, 11, 0, 7]);
 
-function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 function makeCase(seed: number, modes: number, model: PtychoNoiseModel): { problem: EngineProblem; state: EngineState } {
   const rand = seeded(seed);

@@ -13,33 +13,13 @@ import {
   autoEngine, CenteredFft2, fallbackReason, loadRuntime, parseBytes, planFor, TfjsEngine, type TfjsEngineOptions,
 } from "../../src/engine/tfjs/index.js";
 import { fft2 } from "../../src/physics/fft.js";
-import { positionsToPixels, type ScanWindows } from "../../src/physics/geometry.js";
 import type { PtychoNoiseModel, XrfNoiseModel } from "../../src/physics/losses.js";
 import { ptychoIntensities } from "../../src/physics/ptycho.js";
 import { randomArray, seeded } from "../physics/helpers.js";
+import { H, MOVED_PX, N, NPOS, POS_PX, relL2, SUBSET, W, WIN, windowsAt } from "./fixtures.js";
 
-const H = 40, W = 40, N = 16, dx = 1e-8;
-// (y, x) pixel offsets from the object centre: sub-pixel fractions, exact integers, a near-integer (< 1e-6)
-const POS_PX = [
-  0, 0, -3.3, 4.45, 5.2, -7.9, 2.5, 1.25, -10.6, -9.2, 9.7, 10.1,
-  -6, 3, 7, 7, 1e-9, -4, -1.75, -11.4, 11.3, -0.4, 4.05, 8.8,
-];
-const NPOS = POS_PX.length / 2;
-const windowsAt = (px: ArrayLike<number>): ScanWindows =>
-  positionsToPixels(Array.from(px, (p) => p * dx), dx, { height: H, width: W }, N);
-const WIN = windowsAt(POS_PX);
-const MOVED_PX = POS_PX.map((p, i) => (i % 3 === 0 ? Math.round(p) : p + 0.7 * Math.sin(5 * i)));
-const SUBSET = Int32Array.from([9, 2, 5, 3, 11, 0, 7]);
 const ALL: EvalRequest = { ptycho: true, xrf: true, probeGradient: true, positionGradient: true };
 
-function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
-}
 
 const relDiff = (a: number, b: number) => (a === b ? 0 : Math.abs(a - b) / Math.abs(b));
 
