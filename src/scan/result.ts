@@ -10,7 +10,7 @@
  *   root attributes: ptyxrf_format, mode, engine, device, iterations, scan, link (JSON), config (JSON)
  */
 import { FORMAT_ATTR, FORMAT_VERSION } from "./layout.js";
-import { setAttrs, withNewFile, writeComplex, writeProbe } from "./write.js";
+import { createDataset, setAttrs, withNewFile, writeComplex, writeProbe } from "./write.js";
 
 export interface ResultData {
   height: number;
@@ -39,16 +39,16 @@ export async function writeResult(path: string, r: ResultData): Promise<void> {
   await withNewFile(path, (f) => {
     setAttrs(f, { [FORMAT_ATTR]: FORMAT_VERSION, ...r.attributes });
     const g = f.create_group("reconstructed");
-    g.create_dataset({ name: "phase", data: phase, shape, dtype: "<f" });
-    g.create_dataset({ name: "amplitude", data: amplitude, shape, dtype: "<f" });
+    createDataset(g, { name: "phase", data: phase, shape, dtype: "<f" });
+    createDataset(g, { name: "amplitude", data: amplitude, shape, dtype: "<f" });
     writeComplex(g, "object", r.object, shape);
-    const px = g.create_dataset({ name: "pixel_size", data: new Float64Array([r.pixelSize_m]), shape: [], dtype: "<d" });
+    const px = createDataset(g, { name: "pixel_size", data: new Float64Array([r.pixelSize_m]), shape: [], dtype: "<d" });
     setAttrs(px, { units: "m" });
     writeProbe(g, "probe", r.probe);
     if (r.maps) {
       const m = g.create_group("elemental_maps");
-      for (const [el, data] of Object.entries(r.maps)) m.create_dataset({ name: el, data, shape, dtype: "<f" });
+      for (const [el, data] of Object.entries(r.maps)) createDataset(m, { name: el, data, shape, dtype: "<f" });
     }
-    if (r.free) g.create_dataset({ name: "free_map", data: r.free, shape, dtype: "<f" });
+    if (r.free) createDataset(g, { name: "free_map", data: r.free, shape, dtype: "<f" });
   });
 }

@@ -36,6 +36,32 @@ function compressionArgs(c: Compression): { compression?: number | "gzip"; compr
   return {};
 }
 
+type NumericArray = Float32Array | Float64Array | Uint16Array | Uint32Array | Int32Array | Uint8Array;
+
+/**
+ * The values of `data` in a buffer of their own. h5wasm writes a typed array's whole underlying buffer from its
+ * start (`new Uint8Array(data.buffer)`), ignoring byteOffset and length, so a `subarray` view handed to it stores
+ * the wrong values (every element map written as the first one's, before this existed). Every array this module
+ * writes goes through here.
+ */
+export function ownValues<T extends NumericArray>(data: T): T {
+  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer)
+    ? data
+    : (data.slice() as T);
+}
+
+type DatasetSpec = Parameters<WGroup["create_dataset"]>[0];
+
+/** create_dataset with the data copied out of any view first (see ownValues). */
+export function createDataset(g: WGroup | WFile, spec: DatasetSpec & { data: NumericArray }): WDataset {
+  return g.create_dataset({ ...spec, data: ownValues(spec.data) });
+}
+
+/** write_slice with the data copied out of any view first (see ownValues). */
+export function writeSlice(d: WDataset, ranges: Parameters<WDataset["write_slice"]>[0], data: NumericArray): void {
+  d.write_slice(ranges, ownValues(data));
+}
+
 export async function withNewFile(path: string, fill: (f: WFile) => void): Promise<void> {
   const h5 = await writer();
   const partial = `${path}.partial`;
@@ -53,7 +79,7 @@ export async function withNewFile(path: string, fill: (f: WFile) => void): Promi
 }
 
 export function writeComplex(g: WGroup | WFile, name: string, data: Float32Array, shape: number[]): void {
-  g.create_dataset({ name, data, shape: [...shape, 2], dtype: "<f" });
+  createDataset(g, { name, data, shape: [...shape, 2], dtype: "<f" });
 }
 
 export function writeProbe(g: WGroup | WFile, name: string, probe: ProbeModes): void {
@@ -85,7 +111,7 @@ export async function writeScan(
     const ptycho = f.create_group("ptychography");
     const dtype = DIFFRACTION_DTYPES[frames.dtype];
     const first = frames.frames(0, 1);
-    const dset = ptycho.create_dataset({
+    const dset = createDataset(ptycho, {
       name: "diffraction",
       data: first,
       shape: [1, n, n],
@@ -98,26 +124,26 @@ export async function writeScan(
     if (npos > 1) dset.resize([npos, n, n]);
     for (let start = 1; start < npos; start += block) {
       const count = Math.min(block, npos - start);
-      dset.write_slice([[start, start + count], [], []], frames.frames(start, count));
+      writeSlice(dset, [[start, start + count], [], []], frames.frames(start, count));
     }
-    const pos = ptycho.create_dataset({ name: "positions", data: header.positions, shape: [npos, 2], dtype: "<d" });
+    const pos = createDataset(ptycho, { name: "positions", data: header.positions, shape: [npos, 2], dtype: "<d" });
     setAttrs(pos, { units: "m", axes: "y,x" });
     if (header.probeGuess) writeProbe(ptycho, "probe_guess", header.probeGuess);
 
     const xrf = f.create_group("xrf");
-    const xpos = xrf.create_dataset({ name: "positions", data: header.positions, shape: [npos, 2], dtype: "<d" });
+    const xpos = createDataset(xrf, { name: "positions", data: header.positions, shape: [npos, 2], dtype: "<d" });
     setAttrs(xpos, { units: "m", axes: "y,x" });
     const maps = xrf.create_group("elemental_maps");
     for (const el of header.xrf.elements) {
       const data = header.xrf.maps[el.symbol];
       if (!data) throw new Error(`writeScan: no XRF map for element ${el.symbol}`);
       const shape = header.xrf.raster ? [...header.xrf.raster] : [npos];
-      const d = maps.create_dataset({ name: el.symbol, data, shape, dtype: "<f" });
+      const d = createDataset(maps, { name: el.symbol, data, shape, dtype: "<f" });
       setAttrs(d, Object.fromEntries(ELEMENT_ATTRS.map((a) => [a, el[a]])));
     }
     if (header.xrf.spectra) {
       const s = header.xrf.spectra;
-      xrf.create_dataset({ name: "spectra", data: s.data, shape: [npos, s.channels], dtype: "<f" });
+      createDataset(xrf, { name: "spectra", data: s.data, shape: [npos, s.channels], dtype: "<f" });
     }
   });
 }
@@ -137,12 +163,12 @@ export async function writeTruth(path: string, truth: Truth): Promise<void> {
     writeProbe(f, TRUTH_PATHS.probe.slice(1), truth.probe);
     const maps = f.create_group(TRUTH_PATHS.elementMaps.slice(1));
     for (const [el, data] of Object.entries(truth.elementMaps)) {
-      maps.create_dataset({ name: el, data, shape: [h, w], dtype: "<f" });
+      createDataset(maps, { name: el, data, shape: [h, w], dtype: "<f" });
     }
-    f.create_dataset({ name: TRUTH_PATHS.matrix.slice(1), data: truth.matrix, shape: [h, w], dtype: "<f" });
+    createDataset(f, { name: TRUTH_PATHS.matrix.slice(1), data: truth.matrix, shape: [h, w], dtype: "<f" });
     const npos = truth.positions_m.length / 2;
-    f.create_dataset({ name: TRUTH_PATHS.positions_m.slice(1), data: truth.positions_m, shape: [npos, 2], dtype: "<d" });
-    f.create_dataset({ name: TRUTH_PATHS.positions_px.slice(1), data: truth.positions_px, shape: [npos, 2], dtype: "<d" });
+    createDataset(f, { name: TRUTH_PATHS.positions_m.slice(1), data: truth.positions_m, shape: [npos, 2], dtype: "<d" });
+    createDataset(f, { name: TRUTH_PATHS.positions_px.slice(1), data: truth.positions_px, shape: [npos, 2], dtype: "<d" });
   });
 }
 

@@ -24,7 +24,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: run \`npm run setup:browser\` (installs Debian's chromium) to run the report browser test`);
+    throw new Error(`${CHROMIUM} is missing: run \`npm run setup:tools\` (installs Debian's chromium) to run the report browser test`);
   }
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
   fs.mkdirSync(ARTIFACTS, { recursive: true });
