@@ -1,4 +1,5 @@
 /** Number formatting for people: lengths with SI prefixes, byte sizes, aligned tables. */
+import { unitLabel } from "../scan/units.js";
 
 export function formatLength(m: number): string {
   const a = Math.abs(m);
@@ -24,10 +25,16 @@ export function formatNumber(x: number): string {
   return String(Number(x.toPrecision(4)));
 }
 
-/** Left-aligned two-column "key  value" lines. */
+/** "pixel 51.7 nm, maps in µg/cm², phase in rad": the object grid and the units of a run's maps (metrics.json). */
+export function gridSummary(m: { pixel_size_m: number; units: Record<string, string>; mode: string }): string {
+  const maps = m.units.element_maps === "1" ? "element maps in object units (linear link)" : `element maps in ${unitLabel(m.units.element_maps)} (areal density)`;
+  return `pixel ${formatLength(m.pixel_size_m)}${m.mode === "ptycho" ? "" : `, ${maps}`}${m.mode === "xrf" ? "" : ", phase in rad"}`;
+}
+
+/** Left-aligned two-column "key  value" lines; a value's further lines are indented to its column. */
 export function keyValues(rows: [string, string][]): string {
   const w = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join("\n");
+  return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v.split("\n").join(`\n${" ".repeat(w + 4)}`)}`).join("\n");
 }
 
 /** A plain text table with a header row; columns of numbers (or "-") right-aligned, text left-aligned. */

@@ -12,6 +12,7 @@ import { esc } from "../report/html/escape.js";
 import { planPreviews, writePreviews } from "../report/previews.js";
 import { renderRunReport } from "../report/runReport.js";
 import { phaseAndAmplitude, writeResult } from "../scan/result.js";
+import { AMPLITUDE, elementMapUnit, freeMapUnit, PHASE, PROBE } from "../scan/units.js";
 import { DEFAULT_CONFIG } from "../solver/config.js";
 import type { Errors } from "../solver/evaluate.js";
 import type { Reconstruction } from "../solver/reconstruct.js";
@@ -43,6 +44,10 @@ export interface RunMetrics {
   /** sha256 of the scan file as read (hex); null when the caller did not have it. */
   scan_sha256: string | null;
   truth: string | null;
+  /** Object pixel size, metres. */
+  pixel_size_m: number;
+  /** The unit of every quantity in result.h5 and here (src/scan/units.ts, docs/units.md). */
+  units: Record<string, string>;
   final: FinalMetrics;
   /** Correlation analysis (docs/reports.md); null when the run has no phase (mode xrf). */
   correlation: Correlation | null;
@@ -117,7 +122,7 @@ export async function writeRunOutputs(
   await writeResult(path.join(dir, "result.h5"), {
     height: H, width: W, object: r.object, pixelSize_m: pixelSize,
     probe: { modes: r.modes, n: r.frameSize, data: r.probe },
-    maps, free: r.free,
+    maps, free: r.free, mapUnit: elementMapUnit(r.link), freeUnit: freeMapUnit(r.link),
     attributes: {
       mode: r.config.mode, engine: r.engine.name, device: r.engine.device, iterations: r.config.iterations,
       scan: info.scan, link: JSON.stringify(r.link), config: JSON.stringify(r.config),
@@ -147,6 +152,11 @@ export async function writeRunOutputs(
     scan: info.scan,
     scan_sha256: scanSha256,
     truth: info.truth,
+    pixel_size_m: pixelSize,
+    units: {
+      phase: PHASE.units, amplitude: AMPLITUDE.units, element_maps: elementMapUnit(r.link).units, free_map: freeMapUnit(r.link).units,
+      probe: PROBE.units, pixel_size_m: "m", wall_s: "s", ms_per_iter: "ms", errors: "1 (relative)",
+    },
     final: finalMetrics(r, info.errors),
     correlation: correlation?.correlation ?? null,
     config: r.config,

@@ -24,6 +24,8 @@ export const PHASE: Unit = { units: "rad", label: "rad", quantity: "phase" };
 export const AMPLITUDE: Unit = { units: "1", label: "", quantity: "amplitude (transmission)" };
 export const LENGTH: Unit = { units: "m", label: "m", quantity: "length" };
 export const COUNTS: Unit = { units: "counts", label: "counts", quantity: "photon counts" };
+/** Probe modes: |P|^2 summed over pixels and modes is the photons per frame. */
+export const PROBE: Unit = { units: "sqrt(photons)", label: "√photons", quantity: "probe field (re, im)" };
 /** Linear-link maps: O = sum_e a_e c_e + i y, so the maps are in units of the object's real part. */
 export const OBJECT_UNITS: Unit = { units: "1", label: "", quantity: "object units (linear link)" };
 
@@ -40,4 +42,11 @@ export function freeMapUnit(link: LinkSpec | null): Unit {
 /** "12.5 µg/cm²", "0.42 rad", "0.98" (dimensionless): a value with its unit label. */
 export function withUnit(value: string, unit: Unit): string {
   return unit.label ? `${value} ${unit.label}` : value;
+}
+
+const KNOWN: Unit[] = [AREAL_DENSITY, PHASE, LENGTH, COUNTS, PROBE];
+
+/** The label for an ASCII `units` string as stored (e.g. read back from metrics.json): "ug/cm^2" -> "µg/cm²". */
+export function unitLabel(units: string): string {
+  return KNOWN.find((u) => u.units === units)?.label ?? (units === "1" ? "" : units);
 }

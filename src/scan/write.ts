@@ -16,6 +16,7 @@ import {
   TRUTH_PATHS,
 } from "./layout.js";
 import type { FrameSource, ProbeModes, ScanHeader, Truth } from "./model.js";
+import { elementMapUnit, freeMapUnit, PROBE } from "./units.js";
 
 export type Compression = "none" | "gzip" | "bitshuffle-lz4";
 
@@ -78,12 +79,12 @@ export async function withNewFile(path: string, fill: (f: WFile) => void): Promi
   fs.renameSync(partial, path);
 }
 
-export function writeComplex(g: WGroup | WFile, name: string, data: Float32Array, shape: number[]): void {
-  createDataset(g, { name, data, shape: [...shape, 2], dtype: "<f" });
+export function writeComplex(g: WGroup | WFile, name: string, data: Float32Array, shape: number[]): WDataset {
+  return createDataset(g, { name, data, shape: [...shape, 2], dtype: "<f" });
 }
 
-export function writeProbe(g: WGroup | WFile, name: string, probe: ProbeModes): void {
-  writeComplex(g, name, probe.data, [probe.modes, probe.n, probe.n]);
+export function writeProbe(g: WGroup | WFile, name: string, probe: ProbeModes): WDataset {
+  return writeComplex(g, name, probe.data, [probe.modes, probe.n, probe.n]);
 }
 
 export function setAttrs(g: WGroup | WFile | WDataset, attrs: Record<string, number | string | undefined>): void {
@@ -128,7 +129,7 @@ export async function writeScan(
     }
     const pos = createDataset(ptycho, { name: "positions", data: header.positions, shape: [npos, 2], dtype: "<d" });
     setAttrs(pos, { units: "m", axes: "y,x" });
-    if (header.probeGuess) writeProbe(ptycho, "probe_guess", header.probeGuess);
+    if (header.probeGuess) setAttrs(writeProbe(ptycho, "probe_guess", header.probeGuess), { units: PROBE.units });
 
     const xrf = f.create_group("xrf");
     const xpos = createDataset(xrf, { name: "positions", data: header.positions, shape: [npos, 2], dtype: "<d" });
@@ -143,7 +144,7 @@ export async function writeScan(
     }
     if (header.xrf.spectra) {
       const s = header.xrf.spectra;
-      createDataset(xrf, { name: "spectra", data: s.data, shape: [npos, s.channels], dtype: "<f" });
+      setAttrs(createDataset(xrf, { name: "spectra", data: s.data, shape: [npos, s.channels], dtype: "<f" }), { units: "counts" });
     }
   });
 }
@@ -159,16 +160,18 @@ export async function writeTruth(path: string, truth: Truth): Promise<void> {
       link: JSON.stringify(truth.link),
       provenance: JSON.stringify(truth.provenance),
     });
-    writeComplex(f, TRUTH_PATHS.object.slice(1), truth.object.data, [h, w]);
-    writeProbe(f, TRUTH_PATHS.probe.slice(1), truth.probe);
+    setAttrs(writeComplex(f, TRUTH_PATHS.object.slice(1), truth.object.data, [h, w]), { units: "1", quantity: "complex transmission (re, im)" });
+    setAttrs(writeProbe(f, TRUTH_PATHS.probe.slice(1), truth.probe), { units: PROBE.units, quantity: PROBE.quantity });
     const maps = f.create_group(TRUTH_PATHS.elementMaps.slice(1));
+    const mapUnit = elementMapUnit(truth.link), freeUnit = freeMapUnit(truth.link);
     for (const [el, data] of Object.entries(truth.elementMaps)) {
-      createDataset(maps, { name: el, data, shape: [h, w], dtype: "<f" });
+      setAttrs(createDataset(maps, { name: el, data, shape: [h, w], dtype: "<f" }), { units: mapUnit.units, quantity: `${el} ${mapUnit.quantity}` });
     }
-    createDataset(f, { name: TRUTH_PATHS.matrix.slice(1), data: truth.matrix, shape: [h, w], dtype: "<f" });
+    const matrix = createDataset(f, { name: TRUTH_PATHS.matrix.slice(1), data: truth.matrix, shape: [h, w], dtype: "<f" });
+    setAttrs(matrix, { units: freeUnit.units, quantity: freeUnit.quantity });
     const npos = truth.positions_m.length / 2;
-    createDataset(f, { name: TRUTH_PATHS.positions_m.slice(1), data: truth.positions_m, shape: [npos, 2], dtype: "<d" });
-    createDataset(f, { name: TRUTH_PATHS.positions_px.slice(1), data: truth.positions_px, shape: [npos, 2], dtype: "<d" });
+    setAttrs(createDataset(f, { name: TRUTH_PATHS.positions_m.slice(1), data: truth.positions_m, shape: [npos, 2], dtype: "<d" }), { units: "m", axes: "y,x" });
+    setAttrs(createDataset(f, { name: TRUTH_PATHS.positions_px.slice(1), data: truth.positions_px, shape: [npos, 2], dtype: "<d" }), { units: "px", axes: "y,x" });
   });
 }
 

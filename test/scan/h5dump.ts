@@ -2,7 +2,7 @@
  * Every dataset of an HDF5 file, read back two ways for round-trip tests: through ptyxrf's own read path
  * (h5wasm over a paged byte source) and through h5py (an independent reader; Debian's /usr/bin/python3 with python3-h5py, which
  * `npm run setup:tools` installs; null when it is missing). Both give, per dataset path, its shape, numpy-style
- * dtype and the sha256 of its values as little-endian bytes, so a test can compare each with what was in
+ * dtype, its `units` attribute and the sha256 of its values as little-endian bytes, so a test can compare each with what was in
  * memory when the file was written.
  */
 import { execFileSync } from "node:child_process";
@@ -12,6 +12,8 @@ import { FileSource, PagedSource } from "../../src/scan/byteSource.js";
 import { openFromSource } from "../../src/scan/h5runtime.js";
 
 export interface DumpedDataset {
+  /** The dataset's `units` attribute (absent when it has none). */
+  units?: string;
   shape: number[];
   /** numpy dtype string: "<f4", "<f8", "<u2", "<u4", "<i4", ... */
   dtype: string;
@@ -37,9 +39,9 @@ export function valuesSha256(a: Numeric): string {
   return crypto.createHash("sha256").update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest("hex");
 }
 
-/** What a dataset written from `values` with `shape` must read back as. */
-export function expected(values: Numeric, shape: number[]): DumpedDataset {
-  return { shape, dtype: dtypeOf(values), sha256: valuesSha256(values) };
+/** What a dataset written from `values` with `shape` (and a `units` attribute, when given) must read back as. */
+export function expected(values: Numeric, shape: number[], units?: string): DumpedDataset {
+  return { ...(units !== undefined ? { units } : {}), shape, dtype: dtypeOf(values), sha256: valuesSha256(values) };
 }
 
 type H5Group = { keys(): string[]; get(name: string): unknown };
@@ -62,7 +64,8 @@ export async function dumpWithH5wasm(file: string): Promise<{ dump: Dump; values
         const raw = ds.value;
         const v = (ArrayBuffer.isView(raw) ? raw : Float64Array.of(Number(raw))) as Numeric;
         values[p] = v;
-        dump[p] = { shape: ds.shape ?? [], dtype: dtypeOf(v), sha256: valuesSha256(v) };
+        const units = (ds as unknown as { attrs: Record<string, { value: unknown }> }).attrs.units?.value;
+        dump[p] = { ...(typeof units === "string" ? { units } : {}), shape: ds.shape ?? [], dtype: dtypeOf(v), sha256: valuesSha256(v) };
       }
     }
   };
@@ -85,7 +88,11 @@ def visit(name, obj):
     if isinstance(obj, h5py.Dataset):
         a = np.ascontiguousarray(obj[()])
         a = a.astype(a.dtype.newbyteorder("<"), copy=False)
-        out["/" + name] = {"shape": list(obj.shape), "dtype": a.dtype.str, "sha256": hashlib.sha256(a.tobytes()).hexdigest()}
+        d = {"shape": list(obj.shape), "dtype": a.dtype.str, "sha256": hashlib.sha256(a.tobytes()).hexdigest()}
+        if "units" in obj.attrs:
+            u = obj.attrs["units"]
+            d["units"] = u.decode() if isinstance(u, bytes) else str(u)
+        out["/" + name] = d
 with h5py.File(sys.argv[1], "r") as f:
     f.visititems(visit)
 print(json.dumps(out))

@@ -44,34 +44,36 @@ async function expectFile(file: string, want: Dump): Promise<void> {
 function scanDatasets(h: ScanHeader, frames: FrameSource): Dump {
   const { npos, frameSize: n } = h;
   const want: Dump = {
-    "/ptychography/diffraction": expected(frames.frames(0, npos), [npos, n, n]),
-    "/ptychography/positions": expected(h.positions, [npos, 2]),
-    "/xrf/positions": expected(h.positions, [npos, 2]),
+    "/ptychography/diffraction": expected(frames.frames(0, npos), [npos, n, n], "counts"),
+    "/ptychography/positions": expected(h.positions, [npos, 2], "m"),
+    "/xrf/positions": expected(h.positions, [npos, 2], "m"),
   };
   for (const el of h.xrf.elements) {
     want[`/xrf/elemental_maps/${el.symbol}`] = expected(Float32Array.from(h.xrf.maps[el.symbol]), h.xrf.raster ? [...h.xrf.raster] : [npos]);
   }
-  if (h.probeGuess) want["/ptychography/probe_guess"] = expected(h.probeGuess.data, [h.probeGuess.modes, n, n, 2]);
-  if (h.xrf.spectra) want["/xrf/spectra"] = expected(h.xrf.spectra.data, [npos, h.xrf.spectra.channels]);
+  if (h.probeGuess) want["/ptychography/probe_guess"] = expected(h.probeGuess.data, [h.probeGuess.modes, n, n, 2], "sqrt(photons)");
+  if (h.xrf.spectra) want["/xrf/spectra"] = expected(h.xrf.spectra.data, [npos, h.xrf.spectra.channels], "counts");
   return want;
 }
 
+/** The datasets of result.h5, with the units a scientist reading it (h5py: ds.attrs["units"]) must find. */
 function resultDatasets(r: Reconstruction): Dump {
   const { height: H, width: W } = r.geometry;
   const { phase, amplitude } = phaseAndAmplitude(r.object);
+  const mapUnits = r.link?.type === "linear" ? "1" : "ug/cm^2";
   const want: Dump = {
-    "/reconstructed/phase": expected(phase, [H, W]),
-    "/reconstructed/amplitude": expected(amplitude, [H, W]),
-    "/reconstructed/object": expected(r.object, [H, W, 2]),
-    "/reconstructed/pixel_size": expected(Float64Array.of(r.geometry.pixelSize), []),
-    "/reconstructed/probe": expected(r.probe, [r.modes, r.frameSize, r.frameSize, 2]),
+    "/reconstructed/phase": expected(phase, [H, W], "rad"),
+    "/reconstructed/amplitude": expected(amplitude, [H, W], "1"),
+    "/reconstructed/object": expected(r.object, [H, W, 2], "1"),
+    "/reconstructed/pixel_size": expected(Float64Array.of(r.geometry.pixelSize), [], "m"),
+    "/reconstructed/probe": expected(r.probe, [r.modes, r.frameSize, r.frameSize, 2], "sqrt(photons)"),
   };
   if (r.maps) {
     r.elements.forEach((el, e) => {
-      want[`/reconstructed/elemental_maps/${el}`] = expected(r.maps!.slice(e * H * W, (e + 1) * H * W), [H, W]);
+      want[`/reconstructed/elemental_maps/${el}`] = expected(r.maps!.slice(e * H * W, (e + 1) * H * W), [H, W], mapUnits);
     });
   }
-  if (r.free) want["/reconstructed/free_map"] = expected(r.free, [H, W]);
+  if (r.free) want["/reconstructed/free_map"] = expected(r.free, [H, W], mapUnits);
   return want;
 }
 
@@ -116,14 +118,15 @@ describe("truth.h5 and scan.h5 hold what the simulation held", () => {
       const truthPath = at(`truth-${sim.config.seed}.h5`);
       await writeTruth(truthPath, t);
       const npos = t.positions_m.length / 2;
+      const mapUnits = t.link.type === "linear" ? "1" : "ug/cm^2";
       const want: Dump = {
-        "/object": expected(t.object.data, [H, W, 2]),
-        "/probe": expected(t.probe.data, [t.probe.modes, t.probe.n, t.probe.n, 2]),
-        "/matrix": expected(t.matrix, [H, W]),
-        "/positions_m": expected(t.positions_m, [npos, 2]),
-        "/positions_px": expected(t.positions_px, [npos, 2]),
+        "/object": expected(t.object.data, [H, W, 2], "1"),
+        "/probe": expected(t.probe.data, [t.probe.modes, t.probe.n, t.probe.n, 2], "sqrt(photons)"),
+        "/matrix": expected(t.matrix, [H, W], mapUnits),
+        "/positions_m": expected(t.positions_m, [npos, 2], "m"),
+        "/positions_px": expected(t.positions_px, [npos, 2], "px"),
       };
-      for (const [el, m] of Object.entries(t.elementMaps)) want[`/elemental_maps/${el}`] = expected(m, [H, W]);
+      for (const [el, m] of Object.entries(t.elementMaps)) want[`/elemental_maps/${el}`] = expected(m, [H, W], mapUnits);
       expect(Object.keys(t.elementMaps).length).toBeGreaterThanOrEqual(2);
       await expectFile(truthPath, want);
       const back = await readTruth(truthPath);

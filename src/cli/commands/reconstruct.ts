@@ -3,7 +3,7 @@ import path from "node:path";
 import { runReconstruction } from "../../pipeline/reconstructRun.js";
 import { withAdaptedScan } from "../../scan/layouts/adapt.js";
 import { choiceOption, parse, UsageError, type Command, type Io } from "../args.js";
-import { formatNumber, keyValues } from "../format.js";
+import { formatNumber, gridSummary, keyValues } from "../format.js";
 import { createProgress } from "../progress.js";
 import { SOLVER_HELP, SOLVER_OPTIONS, solverConfigInput } from "./configOptions.js";
 import { adaptedInputs, formatNotes, LAYOUT_HELP, LAYOUT_OPTIONS } from "./convert.js";
@@ -56,7 +56,8 @@ Exit codes: 0 done, 2 invalid scan, config or arguments, 1 internal failure.`,
     if (f.weight_ptycho !== undefined && f.weight_xrf !== undefined) rows.push(["weights", `ptycho ${f.weight_ptycho.toFixed(3)}, xrf ${f.weight_xrf.toFixed(3)}`]);
     if (f.object_rel_error !== undefined) rows.push(["object error", `${f.object_rel_error.toFixed(4)} (cPCC ${f.object_cpcc!.toFixed(4)})`]);
     for (const [el, e] of Object.entries(f.element_rel_error ?? {})) rows.push([`${el} map error`, e.toFixed(4)]);
-    rows.push(["outputs", files.map((x) => path.join(v.out!, x)).join("\n" + " ".repeat(16))]);
+    rows.push(["units", gridSummary(metrics)]);
+    rows.push(["outputs", files.map((x) => path.join(v.out!, x)).join("\n")]);
     io.out(keyValues(rows));
     return 0;
   },
