@@ -24,16 +24,66 @@ export interface Io {
   isTTY: boolean;
 }
 
+const NEGATIVE_NUMBER = /^-(\d|\.\d)[\d.e+-]*$/i;
+
+/** Edit distance of two short strings (for "did you mean"). */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+/** The known option closest to `name` when it is a plausible typo of it. */
+export function closestOption(name: string, known: string[]): string | undefined {
+  let best: string | undefined, bestD = Infinity;
+  for (const k of known) {
+    const d = k.startsWith(name) || name.startsWith(k) ? Math.abs(k.length - name.length) * 0.5 : distance(name, k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+/**
+ * node's parseArgs, strict, with errors a person can act on: a string option followed by a negative number
+ * takes it as its value (`--iterations -5` is then refused by the option's own range check), an unknown
+ * option is named with the closest known one, and an option missing its value says so.
+ */
 export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(
   command: string,
   argv: string[],
   options: T,
   allowPositionals = true,
 ) {
+  const all = { ...options, help: { type: "boolean" as const, short: "h" } };
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith("--") ? argv[i].slice(2) : null;
+    const spec = name !== null ? (all as Record<string, { type: string }>)[name] : undefined;
+    if (spec?.type === "string" && i + 1 < argv.length && NEGATIVE_NUMBER.test(argv[i + 1])) {
+      args.push(`${argv[i]}=${argv[++i]}`);
+    } else args.push(argv[i]);
+  }
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals, strict: true });
+    return parseArgs({ args, options: all, allowPositionals, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ""), command);
+    const e = err as Error & { code?: string };
+    const known = Object.keys(all);
+    if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+      const given = /'(-[^']*)'/.exec(e.message)?.[1] ?? "";
+      const bare = given.replace(/^-+/, "").replace(/=.*$/, "");
+      const guess = closestOption(bare, known);
+      throw new UsageError(`unknown option ${given}${guess ? ` (did you mean --${guess}?)` : ""}`, command);
+    }
+    if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+      const name = /--([A-Za-z0-9-]+)/.exec(e.message)?.[1] ?? "";
+      const spec = (all as Record<string, { type: string }>)[name];
+      throw new UsageError(spec?.type === "boolean" ? `--${name} takes no value` : `--${name} needs a value (a value starting with a dash goes as --${name}=-VALUE)`, command);
+    }
+    throw new UsageError(e.message.replace(/^TypeError \[[A-Z_]+\]: /, ""), command);
   }
 }
 

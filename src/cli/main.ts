@@ -4,6 +4,7 @@
  */
 import { version } from "../version.js";
 import { UsageError, type Command, type Io } from "./args.js";
+import { examplesBlock } from "./examples.js";
 import { ScanFormatError } from "../scan/read.js";
 import { InvalidScanError } from "../pipeline/reconstructRun.js";
 import { ConfigError } from "../solver/config.js";
@@ -46,7 +47,7 @@ Exit codes: 0 success, 2 invalid input, 1 internal failure.`;
 }
 
 function commandHelp(c: Command): string {
-  return `Usage: ${c.usage}\n\n${c.summary[0].toUpperCase()}${c.summary.slice(1)}.\n\n${c.help}`;
+  return `Usage: ${c.usage}\n\n${c.summary[0].toUpperCase()}${c.summary.slice(1)}.\n\n${c.help}${examplesBlock(c.name)}`;
 }
 
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
