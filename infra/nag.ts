@@ -47,15 +47,14 @@ export function addSuppressions(t: NagTargets): void {
   ack(t.ingestRole, "AwsSolutions-IAM5[Resource::*]",
     "batch:ListJobs has no resource-level permissions; it is read-only and used only to find a job by its deterministic name after an interrupted submission. batch:SubmitJob is limited to this job queue and job definition by ARN.");
   ack(t.ingestRole, scansIncoming, `${OBJECT_PREFIX}the ingest Lambda reads uploads and their config sidecars under incoming/ (read-only).`);
-  ack(t.ingestRole, resultsAll, `${OBJECT_PREFIX}the ingest Lambda writes rejection reports under results/ (s3:PutObject only).`);
   ack(t.ingestRole, "AwsSolutions-IAM5[Resource::<Results25575328.Arn>/results/*/rejection.json]",
-    `${OBJECT_PREFIX}the ingest Lambda signs the presigned links to rejection reports in its messages (s3:GetObject on results/*/rejection.json only).`);
+    `${OBJECT_PREFIX}the ingest Lambda writes rejection reports, and signs the presigned links to them in its messages (s3:PutObject and s3:GetObject on results/*/rejection.json only: no other result can be written or read).`);
   ack(t.notifyRole, "AwsSolutions-IAM5[Resource::<Results25575328.Arn>/results/*/error.json]",
     `${OBJECT_PREFIX}the notifier Lambda signs the presigned links to a failed run's error report in its messages (s3:GetObject on results/*/error.json only).`);
   ack(t.jobRole, scansIncoming, `${OBJECT_PREFIX}the worker reads the scans under incoming/ (read-only).`);
   ack(t.jobRole, resultsAll, `${OBJECT_PREFIX}the worker writes its outputs and checkpoints under results/.`);
   ack(t.jobRole, "AwsSolutions-IAM5[Resource::<Results25575328.Arn>/results/*/_checkpoint/*]",
-    `${OBJECT_PREFIX}the worker deletes only its run's checkpoint (results/<run>/_checkpoint/) once the run is complete.`);
+    `${OBJECT_PREFIX}the worker deletes only its run's checkpoint (results/<run>/_checkpoint/) once the run is complete, and tags only checkpoints (s3:PutObjectTagging, for the lifecycle rule that expires those of failed runs).`);
   ack(t.uploader, "AwsSolutions-IAM5[Resource::<Scans941C181C.Arn>/incoming/<aws:username>/*]",
     `${OBJECT_PREFIX}each collaborator may write only under incoming/<their own IAM user name>/ (policy variable aws:username).`);
   ack(t.uploader, "AwsSolutions-IAM5[Resource::<Results25575328.Arn>/results/<aws:username>/*]",

@@ -10,9 +10,13 @@ export interface Settings {
   notifyEmail: string | null;
   /** Per-user email subscriptions filtered on the `user` attribute: "alice=alice@lab.org,bob=bob@uni.edu". */
   userEmails: Record<string, string>;
-  /** Full worker image URI (any registry Batch can pull from); null: the stack's ECR repository at `workerImageTag`. */
+  /**
+   * The worker image, pinned (one of the two is required, docs/cloud.md): a full URI in any registry Batch can
+   * pull from, by digest (`<registry>/<repository>@sha256:<64 hex>`); or null and `workerImageTag`, a tag
+   * other than `latest` or a digest `sha256:<64 hex>` in the stack's ECR repository, whose tags are immutable.
+   */
   workerImage: string | null;
-  workerImageTag: string;
+  workerImageTag: string | null;
   /** GPU instance types of the compute environments. */
   instanceTypes: string[];
   /** Spot compute environment; false: on-demand only. */
@@ -37,6 +41,13 @@ export interface Settings {
   /** Days after which a replaced or deleted scan version is removed (0: never). */
   noncurrentScanDays: number;
   resultsIaDays: number;
+  /** Days after which a replaced or deleted result version is removed (0: never); the results bucket is versioned. */
+  noncurrentResultsDays: number;
+  /**
+   * Days after its last save at which a checkpoint left behind (a failed or abandoned run) is deleted; a
+   * successful run deletes its own. Longer than a live job can go without saving one (settings check).
+   */
+  checkpointExpiryDays: number;
   logRetentionDays: RetentionDays;
   /** Availability zones of the VPC (more zones: more Spot capacity pools). */
   maxAzs: number;
@@ -48,7 +59,7 @@ export const DEFAULTS: Settings = {
   notifyEmail: null,
   userEmails: {},
   workerImage: null,
-  workerImageTag: "latest",
+  workerImageTag: null,
   // NVIDIA L4 (g6) first, A10G (g5) as more Spot pools; 4-16 vCPUs, 16-64 GiB, one GPU.
   instanceTypes: ["g6.xlarge", "g6.2xlarge", "g6.4xlarge", "g5.xlarge", "g5.2xlarge"],
   spot: true,
@@ -66,10 +77,18 @@ export const DEFAULTS: Settings = {
   scanDeepArchiveDays: 365,
   noncurrentScanDays: 30,
   resultsIaDays: 90,
+  noncurrentResultsDays: 30,
+  checkpointExpiryDays: 14,
   logRetentionDays: RetentionDays.THREE_MONTHS,
   maxAzs: 3,
   ingestConcurrency: 5,
 };
+
+/** An image digest: the only reference a registry cannot move to other content. */
+export const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+/** A full image URI pinned by digest (an optional tag before it is informational). */
+const PINNED_URI_RE = /^[A-Za-z0-9][A-Za-z0-9._/:-]*@sha256:[0-9a-f]{64}$/;
+const DIGEST_HINT = "docker inspect --format '{{index .RepoDigests 0}}' IMAGE prints it after a push";
 
 /** Finite retentions only: no log group in this stack keeps logs forever. */
 const RETENTIONS = Object.values(RetentionDays).filter((v): v is RetentionDays => typeof v === "number" && v > 0 && v !== RetentionDays.INFINITE);
@@ -128,9 +147,26 @@ export function readSettings(node: Node): Settings {
   const instanceTypesRaw = str("instanceTypes", null);
   const instanceTypes = instanceTypesRaw ? instanceTypesRaw.split(",").map((s) => s.trim()).filter(Boolean) : DEFAULTS.instanceTypes;
   for (const t of instanceTypes) if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(t)) problems.push(`instanceTypes: "${t}" is not an instance type (e.g. g6.xlarge)`);
+  // The job definition names the image the worker runs: a moving reference (`:latest`, or any tag in a
+  // registry whose tags can be pushed over) would run whatever was pushed last, on jobs already queued and
+  // on retries of running ones, with nothing in the template saying which code made a result.
   const workerImage = str("workerImage", null);
-  const workerImageTag = str("workerImageTag", DEFAULTS.workerImageTag)!;
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(workerImageTag)) problems.push(`workerImageTag is not an image tag: ${workerImageTag}`);
+  const workerImageTag = str("workerImageTag", null);
+  if (workerImage && workerImageTag) {
+    problems.push("give workerImage (a full URI by digest) or workerImageTag (the stack's ECR repository), not both");
+  } else if (workerImage) {
+    if (!PINNED_URI_RE.test(workerImage)) {
+      problems.push(`workerImage must be pinned by digest, <registry>/<repository>@sha256:<64 hex digits> (${DIGEST_HINT}); got ${JSON.stringify(workerImage)}: a tag in a registry this stack does not control can be moved to another image`);
+    }
+  } else if (workerImageTag) {
+    if (/^latest$/i.test(workerImageTag)) {
+      problems.push(`workerImageTag "${workerImageTag}" names no fixed image: push the worker under a version or commit tag (e.g. -c workerImageTag=v0.1.0) or give its digest (-c workerImageTag=sha256:<64 hex digits>)`);
+    } else if (!DIGEST_RE.test(workerImageTag) && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(workerImageTag)) {
+      problems.push(`workerImageTag is neither an image tag nor a digest sha256:<64 hex digits>: ${JSON.stringify(workerImageTag)}`);
+    }
+  } else {
+    problems.push("the worker image must be pinned: -c workerImageTag=<tag or sha256:digest> (an immutable tag or a digest in the stack's ECR repository) or -c workerImage=<registry>/<repository>@sha256:<64 hex digits>; the job definition never runs a moving tag such as :latest");
+  }
   const logDays = int("logRetentionDays", DEFAULTS.logRetentionDays, 1, 3653);
   if (!RETENTIONS.includes(logDays)) problems.push(`logRetentionDays must be one of ${RETENTIONS.join(", ")}, got ${logDays}`);
 
@@ -155,6 +191,8 @@ export function readSettings(node: Node): Settings {
     scanDeepArchiveDays: int("scanDeepArchiveDays", DEFAULTS.scanDeepArchiveDays, 0, 36_500),
     noncurrentScanDays: int("noncurrentScanDays", DEFAULTS.noncurrentScanDays, 0, 36_500),
     resultsIaDays: int("resultsIaDays", DEFAULTS.resultsIaDays, 0, 36_500),
+    noncurrentResultsDays: int("noncurrentResultsDays", DEFAULTS.noncurrentResultsDays, 0, 36_500),
+    checkpointExpiryDays: int("checkpointExpiryDays", DEFAULTS.checkpointExpiryDays, 1, 3_650),
     logRetentionDays: logDays as RetentionDays,
     maxAzs: int("maxAzs", DEFAULTS.maxAzs, 1, 6),
     ingestConcurrency: int("ingestConcurrency", DEFAULTS.ingestConcurrency, 2, 1000),
@@ -173,6 +211,12 @@ export function readSettings(node: Node): Settings {
   const next = [s.scanGlacierIrDays, s.scanDeepArchiveDays].find((d) => d > 0);
   if (s.scanIaDays > 0 && next !== undefined && next - s.scanIaDays < 30) {
     problems.push("the transition after Standard-IA must come at least 30 days after scanIaDays (an S3 lifecycle rule)");
+  }
+  // A live job's checkpoint must never expire: between two saves lie at most a wait for capacity before a
+  // retried attempt (runnableTimeoutHours) and one attempt (jobTimeoutHours; it saves every few minutes).
+  const liveHours = s.runnableTimeoutHours + s.jobTimeoutHours;
+  if (s.checkpointExpiryDays * 24 <= liveHours) {
+    problems.push(`checkpointExpiryDays (${s.checkpointExpiryDays}) must exceed runnableTimeoutHours + jobTimeoutHours (${liveHours} h): a running job's checkpoint would expire`);
   }
   if (problems.length) throw new SettingsError(problems);
   return s;

@@ -10,7 +10,8 @@
  *   SNS topic (KMS): email subscriptions; messages carry a `user` attribute for filtered subscriptions.
  *
  * Everything synthesises offline: no lookups, no Docker (Lambda code is bundled with local esbuild; the
- * worker image is an ECR repository + tag, or any image URI, from context).
+ * worker image is pinned from context: an immutable tag or digest in the stack's ECR repository, or any image
+ * URI by digest, infra/settings.ts).
  */
 import { Aws, CfnOutput, Duration, Fn, RemovalPolicy, Size, Stack, type StackProps } from "aws-cdk-lib";
 import * as batch from "aws-cdk-lib/aws-batch";
@@ -34,12 +35,13 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { ENV } from "../src/pipeline/ingest/env.js";
 import { REJECTION_REPORT } from "../src/pipeline/ingest/keys.js";
+import { CHECKPOINT_DIR, CHECKPOINT_TAG } from "../src/pipeline/checkpoint/store.js";
 import { WORKER_ERROR_FILE } from "../src/pipeline/notify/batchEvents.js";
 import { DEFAULT_JOB_PARAMETERS, INVALID_INPUT_EXIT_CODE, WORKER_COMMAND } from "../src/pipeline/submit/jobSpec.js";
 import { EXIT, JOB_ATTEMPTS_ENV } from "../src/pipeline/worker/exitCodes.js";
 import { lambdaCode } from "./bundle.js";
 import { addSuppressions } from "./nag.js";
-import { readSettings, type Settings } from "./settings.js";
+import { DIGEST_RE, readSettings, type Settings } from "./settings.js";
 
 export const INCOMING_PREFIX = "incoming/";
 export const RESULTS_PREFIX = "results/";
@@ -107,11 +109,14 @@ export class PtyxrfStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    // Results are versioned: two roles (the worker's, the ingest Lambda's) can write into any user's folder,
+    // so an overwrite or a delete by either, by mistake or by a compromised job, must not lose a result.
     this.results = new s3.Bucket(this, "Results", {
       bucketName: Fn.join("-", [stackSlug, "results", Aws.ACCOUNT_ID, Aws.REGION]),
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
+      versioned: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: "results/",
@@ -120,7 +125,21 @@ export class PtyxrfStack extends Stack {
           id: "results-to-ia",
           prefix: RESULTS_PREFIX,
           ...(cfg.resultsIaDays ? { transitions: [{ storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(cfg.resultsIaDays) }] } : {}),
+          ...(cfg.noncurrentResultsDays ? { noncurrentVersionExpiration: Duration.days(cfg.noncurrentResultsDays) } : {}),
+          // a delete marker with no version left behind it (e.g. of an expired checkpoint) says nothing
+          expiredObjectDeleteMarker: true,
           abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+        {
+          // Checkpoints live in each run's folder (results/<user>/<path>/<tag>/_checkpoint/), which no key
+          // prefix can select: the worker tags every checkpoint it writes (src/pipeline/checkpoint/store.ts).
+          // A successful run deletes its own; one left behind (a failed or abandoned run) expires
+          // checkpointExpiryDays after its last save, and the version every save replaces after a day.
+          id: "expire-checkpoints",
+          prefix: RESULTS_PREFIX,
+          tagFilters: { [CHECKPOINT_TAG.key]: CHECKPOINT_TAG.value },
+          expiration: Duration.days(cfg.checkpointExpiryDays),
+          noncurrentVersionExpiration: Duration.days(1),
         },
       ],
       removalPolicy: RemovalPolicy.RETAIN,
@@ -264,11 +283,13 @@ export class PtyxrfStack extends Stack {
     } else {
       repository = new ecr.Repository(this, "WorkerRepository", {
         imageScanOnPush: true,
+        // a tag, once pushed, always names the same image: the job definition's tag is a pin
+        imageTagMutability: ecr.TagMutability.IMMUTABLE,
         encryption: ecr.RepositoryEncryption.AES_256,
         lifecycleRules: [{ description: "keep the last 20 images", maxImageCount: 20 }],
         removalPolicy: RemovalPolicy.RETAIN,
       });
-      image = ecs.ContainerImage.fromEcrRepository(repository, cfg.workerImageTag);
+      image = ecs.ContainerImage.fromEcrRepository(repository, cfg.workerImageTag!); // a tag or sha256: digest
     }
     const executionRole = new iam.Role(this, "WorkerExecutionRole", {
       assumedBy: new iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
@@ -291,7 +312,14 @@ export class PtyxrfStack extends Stack {
     jobRole.addToPolicy(new iam.PolicyStatement({
       sid: "DeleteOwnCheckpoints",
       actions: ["s3:DeleteObject"],
-      resources: [this.results.arnForObjects(`${RESULTS_PREFIX}*/_checkpoint/*`)],
+      resources: [this.results.arnForObjects(`${RESULTS_PREFIX}*/${CHECKPOINT_DIR}*`)],
+    }));
+    jobRole.addToPolicy(new iam.PolicyStatement({
+      // A PUT with x-amz-tagging needs s3:PutObjectTagging too: the worker tags its checkpoints for the
+      // lifecycle rule that expires them, and may tag nothing else (no result can be made to expire).
+      sid: "TagOwnCheckpoints",
+      actions: ["s3:PutObjectTagging"],
+      resources: [this.results.arnForObjects(`${RESULTS_PREFIX}*/${CHECKPOINT_DIR}*`)],
     }));
     grantPublish(this.topic, topicKey, jobRole); // the worker's completion notification with its summary
     jobRole.addToPolicy(new iam.PolicyStatement({
@@ -344,9 +372,9 @@ export class PtyxrfStack extends Stack {
       conditions: { StringLike: { "s3:prefix": [`${INCOMING_PREFIX}*`] } },
     }));
     ingestRole.addToPolicy(new iam.PolicyStatement({
-      sid: "WriteRejectionReports",
+      sid: "WriteRejectionReports", // the only object the ingest Lambda writes (src/pipeline/ingest/ingest.ts)
       actions: ["s3:PutObject"],
-      resources: [this.results.arnForObjects(`${RESULTS_PREFIX}*`)],
+      resources: [this.results.arnForObjects(`${RESULTS_PREFIX}*/${REJECTION_REPORT}`)],
     }));
     ingestRole.addToPolicy(new iam.PolicyStatement({
       sid: "LinkRejectionReports", // presigned links in rejection messages are signed with this role
@@ -493,7 +521,7 @@ export class PtyxrfStack extends Stack {
     new CfnOutput(this, "JobDefinitionArn", { value: this.jobDefinition.jobDefinitionArn, description: "ptyxrf sweep / reprocess --profile aws: PTYXRF_JOB_DEFINITION" });
     new CfnOutput(this, "IngestDlqArn", { value: this.ingestDlq.queueArn, description: "uploads that failed 5 times: inspect, then aws sqs start-message-move-task --source-arn <this>" });
     new CfnOutput(this, "UploaderPolicyArn", { value: uploader.managedPolicyArn });
-    if (repository) new CfnOutput(this, "WorkerRepositoryUri", { value: repository.repositoryUri, description: `push the worker image here with tag ${cfg.workerImageTag}` });
+    if (repository) new CfnOutput(this, "WorkerRepositoryUri", { value: repository.repositoryUri, description: `the worker image; the job definition runs its ${DIGEST_RE.test(cfg.workerImageTag!) ? "digest" : "tag"} ${cfg.workerImageTag} (tags are immutable)` });
 
     addSuppressions({ instanceRole, executionRole, ingestRole, jobRole, notifyRole, uploader, ingestFn: this.ingestFn, notifyFn: this.notifyFn });
   }

@@ -1,22 +1,33 @@
 /**
  * CDK assertions on the synthesised template (bundling skipped: test/functions/bundle.test.ts runs the
  * bundle), with cdk-nag's AWS Solutions checks on: the synth itself fails on any unacknowledged finding.
+ * The worker image must be pinned: every synth here passes a digest placeholder (DIGEST) unless it tests that.
  */
+import { execFile } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { App } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import * as iam from "aws-cdk-lib/aws-iam";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../infra/app.js";
+import { ROOT } from "../../infra/bundle.js";
 import { ACKNOWLEDGED } from "../../infra/nag.js";
 import { readSettings, SettingsError } from "../../infra/settings.js";
 import type { PtyxrfStack } from "../../infra/stack.js";
+import { CHECKPOINT_TAG, S3CheckpointStore } from "../../src/pipeline/checkpoint/store.js";
+import { REJECTION_REPORT, resultPrefix } from "../../src/pipeline/ingest/keys.js";
+import type { S3Transfer } from "../../src/pipeline/worker/transfer.js";
 
 type Json = Record<string, any>;
 
+/** A digest placeholder: synth needs a pinned worker image, and never looks it up. */
+const DIGEST = `sha256:${"0123456789abcdef".repeat(4)}`;
+const BASE_CONTEXT = { "aws:cdk:bundling-stacks": [], workerImageTag: DIGEST };
+
 function synth(context: Record<string, unknown> = {}): { template: Template; json: Json; stack: PtyxrfStack; outdir: string } {
-  const { app, stack } = buildApp(new App({ context: { "aws:cdk:bundling-stacks": [], ...context } }));
+  const { app, stack } = buildApp(new App({ context: { ...BASE_CONTEXT, ...context } }));
   const assembly = app.synth();
   const json = assembly.getStackByName(stack.stackName).template as Json;
   return { template: Template.fromJSON(json), json, stack, outdir: assembly.directory };
@@ -42,12 +53,12 @@ describe("cdk-nag AwsSolutionsChecks", () => {
   it("passes with every acknowledgement explained", () => {
     const report = JSON.parse(fs.readFileSync(path.join(outdir, "validation-report.json"), "utf8"));
     expect(report.pluginReports).toEqual([]);
-    expect(ACKNOWLEDGED.length).toBe(14);
+    expect(ACKNOWLEDGED.length).toBe(13);
     for (const a of ACKNOWLEDGED) expect(a.reason.length, a.id).toBeGreaterThan(60);
   });
 
   it("fails the synth on a new finding", () => {
-    const { app, stack: s } = buildApp(new App({ context: { "aws:cdk:bundling-stacks": [] } }));
+    const { app, stack: s } = buildApp(new App({ context: BASE_CONTEXT }));
     new iam.Role(s, "TooMuch", { assumedBy: new iam.ServicePrincipal("ec2.amazonaws.com"), managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName("AdministratorAccess")] });
     expect(() => app.synth()).toThrow(/AwsSolutions-IAM4\[Policy::arn:<AWS::Partition>:iam::aws:policy\/AdministratorAccess\]/);
   });
@@ -117,19 +128,69 @@ describe("AWS Batch", () => {
     t.hasOutput("JobDefinitionArn", { Value: { Ref: id(stack.jobDefinition) } });
   });
 
-  it("the image is the stack's ECR repository at the tag from context, or any URI", () => {
+  /** The job definition's image (a Fn::Join for the stack's repository, a string otherwise). */
+  const imageOf = (j: Json) => (Object.values(j.Resources as Json).find((r: Json) => r.Type === "AWS::Batch::JobDefinition") as Json).Properties.ContainerProperties.Image;
+
+  it("the image is pinned: the stack's ECR repository (immutable tags) by digest or tag from context, or any URI by digest", () => {
     const repo = resources("AWS::ECR::Repository");
     expect(repo).toHaveLength(1);
-    const image = JSON.stringify(resources("AWS::Batch::JobDefinition")[0][1].Properties.ContainerProperties.Image);
-    expect(image).toContain(repo[0][0]);
-    expect(image).toContain(":latest");
-    const other = synth({ workerImage: "public.ecr.aws/lab/ptyxrf-worker:1.2.0", spot: "false", maxVcpus: "32" });
+    expect(repo[0][1].Properties.ImageTagMutability).toBe("IMMUTABLE");
+    const parts = imageOf(json)["Fn::Join"][1] as unknown[];
+    expect(parts.at(-2)).toEqual(ref(repo[0][0]));
+    expect(parts.at(-1)).toBe(`@${DIGEST}`);
+    expect(JSON.stringify(json.Resources)).not.toContain(":latest");
+
+    const tagged = synth({ workerImageTag: "v0.1.0" });
+    expect((imageOf(tagged.json)["Fn::Join"][1] as unknown[]).at(-1)).toBe(":v0.1.0");
+
+    const uri = `public.ecr.aws/lab/ptyxrf-worker@${DIGEST}`;
+    const other = synth({ workerImageTag: undefined, workerImage: uri, spot: "false", maxVcpus: "32" });
     expect(other.json.Resources).not.toHaveProperty(repo[0][0]);
     other.template.resourceCountIs("AWS::ECR::Repository", 0);
-    other.template.hasResourceProperties("AWS::Batch::JobDefinition", { ContainerProperties: Match.objectLike({ Image: "public.ecr.aws/lab/ptyxrf-worker:1.2.0" }) });
+    expect(imageOf(other.json)).toBe(uri);
     other.template.resourceCountIs("AWS::Batch::ComputeEnvironment", 1);
     other.template.hasResourceProperties("AWS::Batch::ComputeEnvironment", { ComputeResources: Match.objectLike({ Type: "EC2", MaxvCpus: 32 }) });
   });
+
+  it("synth refuses a moving image reference (:latest, a tag in another registry) or none, naming the fix", () => {
+    const refuses = (context: Record<string, unknown>, message: RegExp) => {
+      let err: unknown;
+      try {
+        synth(context);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, JSON.stringify(context)).toBeInstanceOf(SettingsError);
+      expect((err as SettingsError).problems).toHaveLength(1);
+      expect((err as SettingsError).problems[0]).toMatch(message);
+    };
+    refuses({ workerImageTag: "latest" }, /^workerImageTag "latest" names no fixed image: push the worker under a version or commit tag .* or give its digest \(-c workerImageTag=sha256:<64 hex digits>\)$/);
+    refuses({ workerImageTag: "LATEST" }, /^workerImageTag "LATEST" names no fixed image/);
+    refuses({ workerImageTag: "sha256:abc" }, /^workerImageTag is neither an image tag nor a digest sha256:<64 hex digits>: "sha256:abc"$/);
+    refuses({ workerImageTag: undefined, workerImage: "public.ecr.aws/lab/ptyxrf-worker:latest" }, /^workerImage must be pinned by digest, <registry>\/<repository>@sha256:<64 hex digits> .*got "public.ecr.aws\/lab\/ptyxrf-worker:latest"/);
+    refuses({ workerImageTag: undefined, workerImage: "public.ecr.aws/lab/ptyxrf-worker:1.2.0" }, /^workerImage must be pinned by digest/);
+    refuses({ workerImageTag: undefined, workerImage: `public.ecr.aws/lab/ptyxrf-worker@sha256:${"0".repeat(63)}` }, /^workerImage must be pinned by digest/);
+    refuses({ workerImage: `public.ecr.aws/lab/ptyxrf-worker@${DIGEST}` }, /^give workerImage .* or workerImageTag .*, not both$/);
+    refuses({ workerImageTag: undefined }, /^the worker image must be pinned: -c workerImageTag=<tag or sha256:digest> .* or -c workerImage=<registry>\/<repository>@sha256:<64 hex digits>/);
+  });
+
+  it("the CDK app (what `npx cdk synth` runs) exits 1 with the problem, no stack trace, when the image is :latest", async () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), "ptyxrf-synth-"));
+    try {
+      const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const child = execFile(process.execPath, ["--import", "tsx", "infra/app.ts"], {
+          cwd: ROOT, timeout: 60_000,
+          env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ workerImageTag: "latest" }) },
+        }, (_err, _stdout, stderr) => resolve({ code: child.exitCode, stderr }));
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('ptyxrf: invalid context (-c name=value; docs/cloud.md lists them):\n  - workerImageTag "latest" names no fixed image');
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(fs.readdirSync(outdir).filter((f) => f.endsWith(".template.json"))).toEqual([]);
+    } finally {
+      fs.rmSync(outdir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe("storage", () => {
@@ -180,6 +241,39 @@ describe("storage", () => {
     expect(json.Resources[scans].Properties.NotificationConfiguration).toBeDefined();
     // No custom resource (and its unmanaged Lambda) anywhere: notifications are plain CloudFormation.
     expect(Object.values(json.Resources as Json).filter((r: Json) => String(r.Type).startsWith("Custom::"))).toEqual([]);
+  });
+
+  it("results: versioned; replaced versions expire after 30 days; checkpoints (by their tag) 14 days after their last save", () => {
+    const results = json.Resources[id(stack.results)].Properties;
+    expect(results.VersioningConfiguration).toEqual({ Status: "Enabled" });
+    expect(results.LifecycleConfiguration).toEqual({
+      Rules: [
+        {
+          Id: "results-to-ia", Prefix: "results/", Status: "Enabled",
+          Transitions: [{ StorageClass: "STANDARD_IA", TransitionInDays: 90 }],
+          NoncurrentVersionExpiration: { NoncurrentDays: 30 },
+          ExpiredObjectDeleteMarker: true,
+          AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+        },
+        {
+          Id: "expire-checkpoints", Prefix: "results/", Status: "Enabled",
+          TagFilters: [{ Key: "ptyxrf-lifecycle", Value: "checkpoint" }],
+          ExpirationInDays: 14,
+          // every save replaces the previous checkpoint; a successful run's delete leaves one version too
+          NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+        },
+      ],
+    });
+    // the rule selects the tag the worker writes on every checkpoint (test/pipeline/worker/checkpointStore.test.ts)
+    expect(results.LifecycleConfiguration.Rules[1].TagFilters).toEqual([{ Key: CHECKPOINT_TAG.key, Value: CHECKPOINT_TAG.value }]);
+
+    const other = synth({ noncurrentResultsDays: "7", checkpointExpiryDays: "3" }).json.Resources[id(stack.results)].Properties.LifecycleConfiguration.Rules;
+    expect(other[0].NoncurrentVersionExpiration).toEqual({ NoncurrentDays: 7 });
+    expect(other[1].ExpirationInDays).toBe(3);
+    const keepAll = synth({ noncurrentResultsDays: "0" }).json.Resources[id(stack.results)].Properties;
+    expect(keepAll.VersioningConfiguration).toEqual({ Status: "Enabled" });
+    expect(keepAll.LifecycleConfiguration.Rules[0].NoncurrentVersionExpiration).toBeUndefined();
+    expect(keepAll.LifecycleConfiguration.Rules[1].NoncurrentVersionExpiration).toEqual({ NoncurrentDays: 1 });
   });
 
   it("the idempotency table: on-demand, point-in-time recovery, TTL", () => {
@@ -258,31 +352,74 @@ describe("least-privilege IAM", () => {
   const bySid = (st: Json[], sid: string) => st.find((s) => s.Sid === sid)!;
   const objects = (bucketId: string, prefix: string) => ({ "Fn::Join": ["", [arn(bucketId), `/${prefix}`]] });
 
-  it("the ingest Lambda submits only to this queue with this job definition, reads incoming/, writes results/", () => {
+  const only = (type: string) => {
+    const r = resources(type);
+    expect(r, type).toHaveLength(1);
+    return r[0][0];
+  };
+  const logGroup = (prefix: string) => resources("AWS::Logs::LogGroup").find(([lid]) => lid.startsWith(prefix))![0];
+  const allow = (Sid: string, Action: string | string[], Resource: unknown, Condition?: Json) => ({ Sid, Effect: "Allow", Action, Resource, ...(Condition ? { Condition } : {}) });
+
+  it("the ingest Lambda: exactly these statements; of the results bucket it may write and read results/*/rejection.json only", () => {
     const st = statements(stack.getLogicalId(stack.ingestFn.role!.node.defaultChild as never));
-    expect(bySid(st, "SubmitToThisQueueWithThisDefinition")).toMatchObject({
-      Action: "batch:SubmitJob",
-      Resource: [{ "Fn::GetAtt": [id(stack.jobQueue), "JobQueueArn"] }, ref(stack.getLogicalId(stack.jobDefinition.node.defaultChild as never))],
-    });
-    expect(bySid(st, "ReadUploads")).toMatchObject({ Action: ["s3:GetObject", "s3:GetObjectVersion"], Resource: objects(id(stack.scans), "incoming/*") });
-    expect(bySid(st, "WriteRejectionReports")).toMatchObject({ Action: "s3:PutObject", Resource: objects(id(stack.results), "results/*") });
-    // presigned links to rejection reports are signed with this role: it may read those reports, nothing else
-    expect(bySid(st, "LinkRejectionReports")).toMatchObject({ Action: "s3:GetObject", Resource: objects(id(stack.results), "results/*/rejection.json") });
-    expect(bySid(st, "IdempotencyRecords").Resource).toEqual(arn(id(stack.uploads)));
-    expect(bySid(st, "PublishNotifications").Resource).toEqual(ref(id(stack.topic)));
-    // The only unscoped resource is the read-only ListJobs (no resource-level permissions exist for it).
-    expect(st.filter((s) => s.Resource === "*").map((s) => s.Action)).toEqual(["batch:ListJobs"]);
+    const rejection = objects(id(stack.results), "results/*/rejection.json");
+    expect(st).toEqual([
+      allow("OwnLogGroup", ["logs:CreateLogStream", "logs:PutLogEvents"], arn(logGroup("IngestLogs"))),
+      allow("ReadUploads", ["s3:GetObject", "s3:GetObjectVersion"], objects(id(stack.scans), "incoming/*")),
+      allow("ListUploads", "s3:ListBucket", arn(id(stack.scans)), { StringLike: { "s3:prefix": ["incoming/*"] } }),
+      allow("WriteRejectionReports", "s3:PutObject", rejection),
+      // presigned links to rejection reports are signed with this role: it may read those reports, nothing else
+      allow("LinkRejectionReports", "s3:GetObject", rejection),
+      allow("SubmitToThisQueueWithThisDefinition", "batch:SubmitJob", [{ "Fn::GetAtt": [id(stack.jobQueue), "JobQueueArn"] }, ref(stack.getLogicalId(stack.jobDefinition.node.defaultChild as never))]),
+      // the only unscoped resource: the read-only ListJobs (no resource-level permissions exist for it)
+      allow("FindJobByName", "batch:ListJobs", "*"),
+      allow("IdempotencyRecords", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], arn(id(stack.uploads))),
+      allow("PublishNotifications", "sns:Publish", ref(id(stack.topic))),
+      allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], arn(only("AWS::KMS::Key"))),
+      { Effect: "Allow", Action: ["sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], Resource: arn(id(stack.ingestQueue)) },
+    ]);
   });
 
-  it("the worker reads scans and writes results under their prefixes only", () => {
+  it("the worker: exactly these statements; it reads incoming/, writes results/, and deletes and tags checkpoints only", () => {
     const roleId = resources("AWS::IAM::Role").find(([rid]) => rid.startsWith("WorkerJobRole"))![0];
-    const st = statements(roleId);
-    expect(st.map((s) => s.Sid).sort()).toEqual(["DeleteOwnCheckpoints", "EncryptNotifications", "ListOwnResults", "PublishNotifications", "ReadScans", "WriteResults"]);
-    expect(bySid(st, "DeleteOwnCheckpoints")).toMatchObject({ Action: "s3:DeleteObject", Resource: objects(id(stack.results), "results/*/_checkpoint/*") });
-    expect(bySid(st, "PublishNotifications")).toMatchObject({ Action: "sns:Publish" }); // the worker's completion notification
-    expect(bySid(st, "ReadScans")).toMatchObject({ Action: ["s3:GetObject", "s3:GetObjectVersion"], Resource: objects(id(stack.scans), "incoming/*") });
-    expect(bySid(st, "WriteResults")).toMatchObject({ Resource: objects(id(stack.results), "results/*") });
-    expect(bySid(st, "ListOwnResults")).toMatchObject({ Resource: arn(id(stack.results)), Condition: { StringLike: { "s3:prefix": ["results/*"] } } });
+    const checkpoints = objects(id(stack.results), "results/*/_checkpoint/*");
+    expect(statements(roleId)).toEqual([
+      allow("ReadScans", ["s3:GetObject", "s3:GetObjectVersion"], objects(id(stack.scans), "incoming/*")),
+      allow("WriteResults", ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"], objects(id(stack.results), "results/*")),
+      allow("DeleteOwnCheckpoints", "s3:DeleteObject", checkpoints),
+      // a PUT with x-amz-tagging (the checkpoint's lifecycle tag) needs s3:PutObjectTagging as well
+      allow("TagOwnCheckpoints", "s3:PutObjectTagging", checkpoints),
+      allow("PublishNotifications", "sns:Publish", ref(id(stack.topic))), // the worker's completion notification
+      allow("EncryptNotifications", ["kms:GenerateDataKey", "kms:Decrypt"], arn(only("AWS::KMS::Key"))),
+      allow("ListOwnResults", "s3:ListBucket", arn(id(stack.results)), { StringLike: { "s3:prefix": ["results/*"] } }),
+    ]);
+  });
+
+  it("the key patterns admit exactly the objects meant: rejection reports for the ingest Lambda, checkpoints for tagging and deletion", () => {
+    // S3 ARN wildcards: * matches any characters, / included
+    const admits = (pattern: string, key: string) => new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`).test(key);
+    const prefix = resultPrefix({ user: "alice", relPath: "2026/run-17.h5", stem: "2026/run-17" }, "0123456789abcdef");
+    const checkpoint = new S3CheckpointStore(null as unknown as S3Transfer, { bucket: "r", key: prefix }, os.tmpdir()).loc.key;
+    expect(checkpoint).toBe("results/alice/2026/run-17/0123456789abcdef/_checkpoint/solver.ckpt");
+    const outputs = ["result.h5", "metrics.json", "manifest.json", "progress.json", "error.json", "report.html"].map((f) => `${prefix}${f}`);
+    expect(admits("results/*/rejection.json", `${prefix}${REJECTION_REPORT}`)).toBe(true);
+    for (const k of [...outputs, checkpoint]) expect(admits("results/*/rejection.json", k), k).toBe(false);
+    expect(admits("results/*/_checkpoint/*", checkpoint)).toBe(true);
+    for (const k of [...outputs, `${prefix}${REJECTION_REPORT}`]) expect(admits("results/*/_checkpoint/*", k), k).toBe(false);
+  });
+
+  it("of all principals, only the worker may write any object of the results bucket; nobody may delete or tag outside checkpoints", () => {
+    const results = id(stack.results);
+    const grants = [...resources("AWS::IAM::Policy"), ...resources("AWS::IAM::ManagedPolicy")].flatMap(([pid, p]) =>
+      (p.Properties.PolicyDocument.Statement as Json[])
+        .filter((s) => JSON.stringify(s.Resource).includes(`"${results}"`))
+        .flatMap((s) => [s.Action].flat().filter((a: string) => /^s3:(Put|Delete)/.test(a)).map((a: string) => `${pid.replace(/[0-9A-F]{8}$/, "")} ${a} ${JSON.stringify(s.Resource["Fn::Join"]?.[1]?.[1])}`)));
+    expect(grants.sort()).toEqual([
+      'IngestRoleDefaultPolicy s3:PutObject "/results/*/rejection.json"',
+      'WorkerJobRoleDefaultPolicy s3:DeleteObject "/results/*/_checkpoint/*"',
+      'WorkerJobRoleDefaultPolicy s3:PutObject "/results/*"',
+      'WorkerJobRoleDefaultPolicy s3:PutObjectTagging "/results/*/_checkpoint/*"',
+    ]);
   });
 
   it("the notifier Lambda publishes notifications and may read failed runs' error reports only (to link them)", () => {
@@ -308,13 +445,33 @@ describe("settings from context", () => {
     } catch (e) {
       expect(e).toBeInstanceOf(SettingsError);
       const p = (e as SettingsError).problems.join("\n");
-      for (const s of ["maxVcpus", "logRetentionDays", '"p5"', "userEmails", "scanIaDays", "notifyEmail"]) expect(p).toContain(s);
+      for (const s of ["maxVcpus", "logRetentionDays", '"p5"', "userEmails", "scanIaDays", "notifyEmail", "the worker image must be pinned"]) expect(p).toContain(s);
     }
   });
 
+  it("a checkpoint may not expire while its job can still resume from it", () => {
+    const problems = (ctx: Record<string, unknown>) => {
+      try {
+        readSettings(node({ workerImageTag: "v1", ...ctx }));
+        return [];
+      } catch (e) {
+        return (e as SettingsError).problems;
+      }
+    };
+    expect(problems({ checkpointExpiryDays: "1" })).toEqual([]); // 24 h > 6 h waiting + 12 h running
+    expect(problems({ checkpointExpiryDays: "1", jobTimeoutHours: "24" })).toEqual([
+      "checkpointExpiryDays (1) must exceed runnableTimeoutHours + jobTimeoutHours (30 h): a running job's checkpoint would expire",
+    ]);
+    expect(problems({ checkpointExpiryDays: "0" })).toEqual(['checkpointExpiryDays must be an integer in [1, 3650], got "0"']);
+    expect(problems({ noncurrentResultsDays: "-1" })).toEqual(['noncurrentResultsDays must be an integer in [0, 36500], got "-1"']);
+  });
+
   it("defaults without context; user emails from a list", () => {
-    const s = readSettings(node({ userEmails: "alice=a@x.org, bob=b@y.org" }));
+    const s = readSettings(node({ userEmails: "alice=a@x.org, bob=b@y.org", workerImageTag: "v0.1.0" }));
     expect(s.userEmails).toEqual({ alice: "a@x.org", bob: "b@y.org" });
-    expect(s).toMatchObject({ spot: true, maxVcpus: 64, onDemandMaxVcpus: 16, workerGpus: 1, jobAttempts: 3, logRetentionDays: 90 });
+    expect(s).toMatchObject({
+      spot: true, maxVcpus: 64, onDemandMaxVcpus: 16, workerGpus: 1, jobAttempts: 3, logRetentionDays: 90,
+      workerImage: null, workerImageTag: "v0.1.0", noncurrentResultsDays: 30, checkpointExpiryDays: 14,
+    });
   });
 });

@@ -2,6 +2,11 @@
  * Where a run's checkpoint lives: `<result prefix>_checkpoint/solver.ckpt` in S3 (the worker's role may write
  * only under results/, and the checkpoint belongs to the run), or a file (tests, local tools). A save replaces
  * the previous checkpoint atomically (one PUT, or a multipart upload that only appears when complete).
+ *
+ * In S3 every checkpoint carries the object tag CHECKPOINT_TAG, set with the object: S3 lifecycle filters are
+ * key prefixes and tags, and `results/<user>/<path>/<tag>/_checkpoint/` is no prefix a rule can name, so the
+ * stack's rule that expires the checkpoints of failed runs (and the versions every save leaves behind) selects
+ * them by this tag (infra/stack.ts, docs/cloud.md).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -10,6 +15,9 @@ import { CheckpointFormatError, decodeCheckpoint, encodeCheckpoint, type Checkpo
 
 export const CHECKPOINT_DIR = "_checkpoint/";
 export const CHECKPOINT_NAME = "solver.ckpt";
+/** The object tag of every checkpoint the worker writes to S3 (the lifecycle rule's filter). */
+export const CHECKPOINT_TAG = { key: "ptyxrf-lifecycle", value: "checkpoint" } as const;
+const TAGS = { [CHECKPOINT_TAG.key]: CHECKPOINT_TAG.value };
 
 export interface LoadedCheckpoint {
   checkpoint: Checkpoint | null;
@@ -53,13 +61,13 @@ export class S3CheckpointStore implements CheckpointStore {
 
   async save(encoded: Buffer): Promise<number> {
     if (encoded.length < this.transfer.multipartThreshold) {
-      await this.transfer.putBytes(this.loc, encoded, { contentType: "application/octet-stream" });
+      await this.transfer.putBytes(this.loc, encoded, { contentType: "application/octet-stream", tags: TAGS });
     } else {
       fs.mkdirSync(this.scratch, { recursive: true });
       const file = path.join(this.scratch, `checkpoint-${process.pid}.partial`);
       fs.writeFileSync(file, encoded);
       try {
-        await this.transfer.uploadFile(this.loc, file, { contentType: "application/octet-stream" });
+        await this.transfer.uploadFile(this.loc, file, { contentType: "application/octet-stream", tags: TAGS });
       } finally {
         fs.rmSync(file, { force: true });
       }

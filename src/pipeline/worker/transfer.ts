@@ -169,6 +169,18 @@ export interface ListedObject {
   lastModified?: Date;
 }
 
+export interface PutOptions {
+  contentType?: string;
+  metadata?: Record<string, string>;
+  /** Object tags, set with the object itself (x-amz-tagging; on S3 this needs s3:PutObjectTagging too). */
+  tags?: Record<string, string>;
+}
+
+/** Tags as the x-amz-tagging header wants them: a URL-encoded query string. */
+export function tagging(tags: Record<string, string>): string {
+  return new URLSearchParams(Object.entries(tags)).toString();
+}
+
 const MiB = 1024 * 1024;
 
 export class S3Transfer {
@@ -245,7 +257,7 @@ export class S3Transfer {
   }
 
   /** Uploads a file: one PUT below the multipart threshold, parts above it. */
-  async uploadFile(loc: S3Location, file: string, o: { contentType?: string; metadata?: Record<string, string>; onProgress?: Progress } = {}): Promise<{ etag: string; versionId?: string }> {
+  async uploadFile(loc: S3Location, file: string, o: PutOptions & { onProgress?: Progress } = {}): Promise<{ etag: string; versionId?: string }> {
     const size = (await fs.promises.stat(file)).size;
     if (size < this.multipartThreshold) {
       const body = await fs.promises.readFile(file);
@@ -256,7 +268,7 @@ export class S3Transfer {
     return this.multipart(loc, file, size, o);
   }
 
-  private async multipart(loc: S3Location, file: string, size: number, o: { contentType?: string; metadata?: Record<string, string>; onProgress?: Progress }): Promise<{ etag: string; versionId?: string }> {
+  private async multipart(loc: S3Location, file: string, size: number, o: PutOptions & { onProgress?: Progress }): Promise<{ etag: string; versionId?: string }> {
     const uri = s3UriOf(loc);
     const partSize = Math.max(this.partSize, Math.ceil(size / 10_000));
     const count = Math.ceil(size / partSize);
@@ -264,6 +276,7 @@ export class S3Transfer {
       Bucket: loc.bucket, Key: loc.key,
       ...(o.contentType ? { ContentType: o.contentType } : {}),
       ...(o.metadata ? { Metadata: o.metadata } : {}),
+      ...(o.tags ? { Tagging: tagging(o.tags) } : {}),
     })));
     const uploadId = created.UploadId!;
     const etags: string[] = new Array(count);
@@ -313,11 +326,12 @@ export class S3Transfer {
     }
   }
 
-  async putBytes(loc: S3Location, body: Uint8Array | string, o: { contentType?: string; metadata?: Record<string, string> } = {}): Promise<{ etag: string; versionId?: string }> {
+  async putBytes(loc: S3Location, body: Uint8Array | string, o: PutOptions = {}): Promise<{ etag: string; versionId?: string }> {
     const r = await this.again(`PUT ${s3UriOf(loc)}`, () => this.client.send(new PutObjectCommand({
       Bucket: loc.bucket, Key: loc.key, Body: body,
       ...(o.contentType ? { ContentType: o.contentType } : {}),
       ...(o.metadata ? { Metadata: o.metadata } : {}),
+      ...(o.tags ? { Tagging: tagging(o.tags) } : {}),
     })));
     return { etag: unquote(r.ETag), ...(r.VersionId && r.VersionId !== "null" ? { versionId: r.VersionId } : {}) };
   }
