@@ -40,7 +40,8 @@ export function describeEntity(file: H5File, path: string): string {
   try {
     e = file.get(path);
   } catch (err) {
-    return `something HDF5 cannot open (${h5ErrorMessage(err)})`;
+    const why = h5ErrorMessage(err).replace(/^HDF5-DIAG: Error detected in HDF5 \([^)]*\):\s*/, "");
+    return /too many soft links/i.test(why) ? "a loop of soft links" : `something HDF5 cannot open (${why})`;
   }
   if (e === null || e === undefined) return "nothing";
   const link = e as { filename?: string; obj_path?: string; target?: string };

@@ -153,7 +153,7 @@ export async function validateScan(
   return done(paged.stats);
 }
 
-/** A dataset that passed its shape, size and storage rules: the only kind that is read. */
+/** A dataset that passed its shape and count rules (and, before it is read, its storage rules). */
 interface Readable {
   ds: H5Dataset;
   path: string;
@@ -198,7 +198,6 @@ class Checker {
     const maps = mapsKind === "group" ? this.mapsShape(nref, counted) : { readable: [], count: 0 };
     const probe = this.probeShape(diffraction);
     const spectra = this.spectraShape(nref, counted);
-    const frames = diffraction && diffractionOk && this.stored(diffraction) ? diffraction : null;
 
     const need: CapacityInput = {
       npos: npos ?? 0,
@@ -210,19 +209,24 @@ class Checker {
     };
     if (npos !== null && !c.has(...SIZE_CODES)) this.checkCapacity(need);
     if (c.has(...SIZE_CODES)) return "a size rule failed: no dataset was read";
+    // Storage (metadata still): what is not stored in this file is an error, and is never read.
+    const stored = (r: Readable | null) => (r && this.stored(r.ds, r.path) ? r : null);
+    const frames = diffraction && diffractionOk ? stored({ ds: diffraction, path: PATHS.diffraction })?.ds ?? null : null;
+    const [p0, x0, pr, sp] = [stored(pos), stored(xpos), stored(probe), stored(spectra)];
+    const readableMaps = maps.readable.filter((m) => stored(m));
 
     // 2. Data, in bounded blocks.
-    const p = pos ? this.readPositions(pos, true) : null;
-    const xp = xpos ? this.readPositions(xpos, false) : null;
+    const p = p0 ? this.readPositions(p0, true) : null;
+    const xp = x0 ? this.readPositions(x0, false) : null;
     if (p && xp && p.length === xp.length) this.comparePositions(p, xp);
     if (p && diffraction && npos !== null) {
       const objectPixels = this.checkExtent(p, diffraction);
       if (objectPixels !== null && !c.has(...SIZE_CODES)) this.checkCapacity({ ...need, objectPixels });
       if (c.has(...SIZE_CODES)) return "a size rule failed: the counts were not read";
     }
-    for (const m of maps.readable) this.readMap(m);
-    if (probe) this.readProbe(probe);
-    if (spectra) this.readSpectra(spectra);
+    for (const m of readableMaps) this.readMap(m);
+    if (pr) this.readProbe(pr);
+    if (sp) this.readSpectra(sp);
     if (frames && npos !== null && npos > 0) this.checkSampledFrames(frames, npos);
     return undefined;
   }
@@ -345,7 +349,7 @@ class Checker {
       c.error("size-limit", ds.path, `at most ${lim.maxPositions} positions`, `${shape[0]}`);
       return null;
     }
-    return this.stored(ds) ? { ds, path: ds.path } : null;
+    return { ds, path: ds.path };
   }
 
   /** Names, kinds, shapes and dtypes of the element maps; none is opened when there are too many. */
@@ -387,7 +391,7 @@ class Checker {
         c.error("bad-dtype", path, "numbers (float32 recommended)", describeDtype(ds));
         continue;
       }
-      if (this.stored(ds, path)) readable.push({ ds, path });
+      readable.push({ ds, path });
     }
     return { readable, count: names.length };
   }
@@ -430,7 +434,7 @@ class Checker {
       c.error("bad-dtype", PATHS.probeGuess, "float32 or float64 (re, im) pairs", describeDtype(probe));
       return null;
     }
-    return this.stored(probe) ? { ds: probe, path: PATHS.probeGuess } : null;
+    return { ds: probe, path: PATHS.probeGuess };
   }
 
   private spectraShape(nref: number | null, counted: boolean): Readable | null {
@@ -455,7 +459,7 @@ class Checker {
       c.error("bad-dtype", PATHS.xrfSpectra, "numbers (counts per channel)", describeDtype(spectra));
       return null;
     }
-    return this.stored(spectra) ? { ds: spectra, path: PATHS.xrfSpectra } : null;
+    return { ds: spectra, path: PATHS.xrfSpectra };
   }
 
   /** What the worker would hold and write for this scan, against its memory, scratch disk and cost limits. */
@@ -500,7 +504,7 @@ class Checker {
     const { c, lim } = this;
     const n = r.ds.shape![0];
     const v = new Float64Array(2 * n);
-    if (!this.readAll(r, (block, offset) => v.set(block, offset), (offset) => `positions from ${offset / 2} on`)) return null;
+    if (!this.readAll(r, (block, offset) => v.set(block, offset), (offset) => (offset ? `positions from ${offset / 2} on` : "the positions"))) return null;
     const nonFinite: number[] = [];
     const outside: number[] = [];
     for (let i = 0; i < n; i++) {
@@ -563,7 +567,7 @@ class Checker {
         if (!Number.isFinite(block[i])) bad.push(offset + i);
         else if (block[i] < 0) negatives++;
       }
-    }, (offset) => `values from position ${offset} on`);
+    }, (offset) => (offset ? `values from position ${offset} on` : "the map"));
     if (!ok) return;
     if (bad.length) this.c.error("non-finite-xrf", m.path, "finite values", `NaN or infinite values at positions ${listIndices(bad)}`);
     if (negatives) this.c.warn("negative-xrf", m.path, "non-negative fluorescence counts", `${negatives} negative values`, "background over-subtracted? they will be fitted as they are");
@@ -576,7 +580,7 @@ class Checker {
         if (!Number.isFinite(block[i])) bad++;
         else if (block[i] !== 0) nonzero++;
       }
-    }, (offset) => `values from ${offset} on`);
+    }, (offset) => (offset ? `values from ${offset} on` : "the probe guess"));
     if (!ok) return;
     if (bad) this.c.error("non-finite-probe", r.path, "finite values", `${plural(bad, "NaN or infinite value")}`);
     else if (nonzero === 0) this.c.error("empty-probe", r.path, "a probe with non-zero values", "all values zero", "leave the probe guess out to let the solver make one");
