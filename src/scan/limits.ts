@@ -76,6 +76,20 @@ export const DEFAULT_LIMITS: ValidationLimits = {
   maxProblems: 100,
 };
 
+/**
+ * Limits for reconstructing on this machine (`ptyxrf reconstruct`, `compare`, and the worker's own check
+ * before loading): the cloud defaults, raised to what `memoryBytes` of memory holds (3/4 of it for the scan,
+ * half for the stack); the scratch rule is the cloud worker's and does not apply (the scan is already here).
+ * `ptyxrf validate` keeps the defaults: it answers whether an upload would be accepted.
+ */
+export function hostLimits(memoryBytes: number): Partial<ValidationLimits> {
+  return {
+    maxWorkerMemoryBytes: Math.max(DEFAULT_LIMITS.maxWorkerMemoryBytes, 0.75 * memoryBytes),
+    maxStackBytes: Math.max(DEFAULT_LIMITS.maxStackBytes, 0.5 * memoryBytes),
+    maxScratchBytes: Infinity,
+  };
+}
+
 /** What a scan costs the worker, from its declared shapes (and, once read, the object its positions imply). */
 export interface Capacity {
   stackBytes: number;

@@ -12,7 +12,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { formatReport } from "../../src/cli/commands/validate.js";
 import { ScanReader } from "../../src/scan/read.js";
 import { safeText } from "../../src/scan/safeText.js";
-import { validateScan, type ValidationLimits, type ValidationReport } from "../../src/scan/validate.js";
+import { hostLimits } from "../../src/scan/limits.js";
+import { DEFAULT_LIMITS, validateScan, workerLimits, type ValidationLimits, type ValidationReport } from "../../src/scan/validate.js";
 import { BIN } from "../cli/run.js";
 import { codesAndPaths, editH5, rewriteH5, sha256, smallScan, tmpDir, writeValidScan, type DatasetSpec } from "./fixtures.js";
 import { tinyScan, writeEiger } from "./layouts/foreign.js";
@@ -238,6 +239,18 @@ describe("capacity limits that match the worker", () => {
     const scratch = await validated(file, { maxScratchBytes: 1000 });
     expect(codesAndPaths(scratch.errors)).toEqual([["capacity-limit", "/"]]);
     expect(scratch.errors[0].expected).toBe("a scan and outputs that fit the worker's 1000 bytes of scratch disk (limit maxScratchBytes)");
+  });
+});
+
+describe("limits for this machine (reconstruct, compare) and for a worker of another size", () => {
+  it("hostLimits raises memory and stack limits to the host's memory, never below the cloud defaults", () => {
+    expect(hostLimits(64 * 2 ** 30)).toEqual({ maxWorkerMemoryBytes: 48 * 2 ** 30, maxStackBytes: 32 * 2 ** 30, maxScratchBytes: Infinity });
+    expect(hostLimits(4 * 2 ** 30)).toEqual({ maxWorkerMemoryBytes: DEFAULT_LIMITS.maxWorkerMemoryBytes, maxStackBytes: DEFAULT_LIMITS.maxStackBytes, maxScratchBytes: Infinity });
+  });
+
+  it("the defaults are those of the cloud worker (14 GiB job memory, 100 GiB volume): 12 GiB and 64 GiB", () => {
+    expect(workerLimits(14_336, 100)).toEqual({ maxWorkerMemoryBytes: 12 * 2 ** 30, maxScratchBytes: 64 * 2 ** 30 });
+    expect(DEFAULT_LIMITS).toMatchObject({ maxWorkerMemoryBytes: 12 * 2 ** 30, maxScratchBytes: 64 * 2 ** 30, maxStackBytes: 8 * 2 ** 30, maxElements: 32, maxProblems: 100 });
   });
 });
 
