@@ -222,7 +222,7 @@ class Checker {
     if (p && diffraction && npos !== null) {
       const objectPixels = this.checkExtent(p, diffraction);
       if (objectPixels !== null && !c.has(...SIZE_CODES)) this.checkCapacity({ ...need, objectPixels });
-      if (c.has(...SIZE_CODES)) return "a size rule failed: the counts were not read";
+      if (c.has(...SIZE_CODES)) return "a size rule failed on the positions: nothing after them was read";
     }
     for (const m of readableMaps) this.readMap(m);
     if (pr) this.readProbe(pr);
