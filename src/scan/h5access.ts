@@ -71,13 +71,15 @@ export interface AttrInfo {
   /** Integer or floating-point. */
   numeric: boolean;
   string: boolean;
+  /** HDF5 type class (0 integer, 1 float, 3 string, 8 enum, ...). */
+  typeClass: number;
 }
 
 export function attrInfo(obj: H5Entity | H5File, name: string): AttrInfo | undefined {
   try {
     if (!Object.keys(obj.attrs).includes(name)) return undefined;
     const m = obj.attrs[name].metadata;
-    return { count: m.total_size ?? 1, numeric: m.type === 0 || m.type === 1, string: m.type === 3 };
+    return { count: m.total_size ?? 1, numeric: m.type === 0 || m.type === 1, string: m.type === 3, typeClass: m.type };
   } catch {
     return undefined;
   }

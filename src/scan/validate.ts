@@ -299,7 +299,8 @@ class Checker {
     const raw = attrValue(obj, name);
     const v = info.numeric ? toNumber(raw) : undefined;
     if (v === undefined) {
-      this.c.error("bad-attribute", path, expected, describeValue(raw));
+      const what = info.numeric || info.string || typeof raw === "string" ? describeValue(raw) : `a value of a type that is not a number (HDF5 type class ${info.typeClass})`;
+      this.c.error("bad-attribute", path, expected, what);
       return undefined;
     }
     return v;
