@@ -419,6 +419,8 @@ export class PtyxrfStack extends Stack {
         [ENV.topicArn]: this.topic.topicArn,
         [ENV.uploadsTable]: this.uploads.tableName,
         [ENV.leaseSeconds]: String(INGEST_TIMEOUT.toSeconds() + 60),
+        [ENV.workerMemoryMiB]: String(cfg.workerMemoryMiB),
+        [ENV.workerDiskGiB]: String(cfg.workerDiskGiB),
         NODE_OPTIONS: "--enable-source-maps",
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
       },

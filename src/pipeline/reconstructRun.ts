@@ -3,10 +3,12 @@
  * (with errors against a ground truth every iteration when one is given), write the run's outputs.
  * The CLI's `reconstruct` and `compare` and the cloud worker all go through here.
  */
+import os from "node:os";
 import { createEngine } from "../engine/index.js";
 import type { Engine } from "../engine/engine.js";
 import { readTruth } from "../scan/truth.js";
 import type { Truth } from "../scan/model.js";
+import { hostLimits } from "../scan/limits.js";
 import { validateScan, type ValidationReport } from "../scan/validate.js";
 import { resolveConfig, type SolverConfig } from "../solver/config.js";
 import { errorRecord, makeEvaluator, type Errors, type Evaluator } from "../solver/evaluate.js";
@@ -17,7 +19,8 @@ import { fileSha256, noteScanChecksum, writeRunOutputs, type RunMetrics } from "
 /** The scan failed validation: not retryable, exit code 2. */
 export class InvalidScanError extends Error {
   constructor(readonly report: ValidationReport) {
-    super(`${report.source}: invalid scan (${report.errors.length} error(s)): ${report.errors.map((e) => e.message).join("; ")}`);
+    const more = report.omitted?.errors ? `; and ${report.omitted.errors} more` : "";
+    super(`${report.source}: invalid scan (${report.errors.length + (report.omitted?.errors ?? 0)} error(s)): ${report.errors.map((e) => e.message).join("; ")}${more}`);
     this.name = "InvalidScanError";
   }
 }
@@ -33,6 +36,13 @@ export interface Prepared {
   scanSha256?: string;
 }
 
+/** Memory this process may use: the machine's, or its container's limit when lower. */
+function hostMemoryBytes(): number {
+  const total = os.totalmem();
+  const constrained = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();
+  return constrained && constrained > 0 && constrained < total ? constrained : total;
+}
+
 /**
  * Validates and loads a scan (and its truth), once, for one or several runs. The scan file's sha256 is
  * computed by a stream read alongside validation and loading (the file is then in the page cache anyway).
@@ -40,7 +50,7 @@ export interface Prepared {
 export async function prepare(scanPath: string, truthPath?: string): Promise<Prepared> {
   const checksum = fileSha256(scanPath);
   checksum.catch(() => undefined); // awaited below; an invalid scan must not leave an unhandled rejection
-  const report = await validateScan(scanPath);
+  const report = await validateScan(scanPath, hostLimits(hostMemoryBytes()));
   if (!report.ok) throw new InvalidScanError(report);
   const scan = await loadScan(scanPath);
   const truth = truthPath ? await readTruth(truthPath) : null;

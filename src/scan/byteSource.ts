@@ -25,14 +25,37 @@ export interface FetchStats {
   requests: number;
 }
 
-/** A local file, opened read-only. Nothing is ever written to it. */
+/** What a path that is not a regular file is, in words ("a named pipe (FIFO)"). */
+export function fileKind(st: fs.Stats): string {
+  if (st.isFile()) return "a regular file";
+  if (st.isDirectory()) return "a directory";
+  if (st.isFIFO()) return "a named pipe (FIFO)";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isSocket()) return "a socket";
+  return "not a regular file";
+}
+
+/**
+ * A local regular file, opened read-only. Nothing is ever written to it. Anything else (a FIFO, a device, a
+ * directory) is refused when opened: it is opened non-blocking, so a FIFO without a writer cannot hang the
+ * caller, and checked on the open descriptor, so it cannot be swapped between a check and the open.
+ */
 export class FileSource implements RandomAccessSource {
   readonly size: number;
   private fd: number | null;
 
   constructor(readonly name: string) {
-    this.fd = fs.openSync(name, "r");
-    this.size = fs.fstatSync(this.fd).size;
+    const fd = fs.openSync(name, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+    try {
+      const st = fs.fstatSync(fd);
+      if (!st.isFile()) throw new Error(`${name}: expected a regular file, found ${fileKind(st)}`);
+      this.size = st.size;
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+    this.fd = fd;
   }
 
   readInto(position: number, target: Uint8Array): number {

@@ -69,6 +69,11 @@ let deviceCounter = 0;
 /** A file opened read-only through a device backed by a byte source. */
 export interface DeviceFile {
   file: H5File;
+  /**
+   * Reads HDF5 made through the device (before any page cache): a read of stored data that causes none was
+   * served from HDF5's own caches or, for data never written, answered with the fill value (storage.ts).
+   */
+  readonly io: { reads: number; bytes: number };
   close(): void;
 }
 
@@ -82,11 +87,14 @@ export async function openFromSource(source: RandomAccessSource): Promise<Device
   const id = ++deviceCounter;
   const dev = FS.makedev(64, id % 256);
   const devPath = `/ptyxrf-src-${id}.h5`;
+  const io = { reads: 0, bytes: 0 };
   FS.registerDevice(dev, {
     open() {},
     close() {},
     read(_stream: unknown, buffer: Uint8Array, offset: number, length: number, position: number): number {
       const view = new Uint8Array(buffer.buffer, buffer.byteOffset + offset, length);
+      io.reads++;
+      io.bytes += length;
       return source.readInto(position, view);
     },
     write(): number {
@@ -120,6 +128,7 @@ export async function openFromSource(source: RandomAccessSource): Promise<Device
   }
   return {
     file,
+    io,
     close() {
       try {
         file.close();

@@ -7,7 +7,7 @@
  * structural problem it meets.
  */
 import { FileSource, PagedSource, type RandomAccessSource } from "./byteSource.js";
-import { attrValue, getDataset, getGroup, numericAttr, textAttr } from "./h5access.js";
+import { attrValue, getDataset, getGroup, numericAttr, textAttr, toFloat32, toFloat64, toNumber } from "./h5access.js";
 import { h5ErrorMessage, openFromSource, type DeviceFile, type H5Dataset, type H5File } from "./h5runtime.js";
 import { ELEMENT_ATTRS, OPTIONAL_NUMERIC_ATTRS, OPTIONAL_TEXT_ATTRS, PATHS, REQUIRED_ATTRS } from "./layout.js";
 import type { DiffractionArray, DiffractionDtype, ElementInfo, ProbeModes, ScanHeader, ScanMetadata } from "./model.js";
@@ -108,8 +108,7 @@ export class ScanReader {
   metadata(): ScanMetadata {
     const md: Record<string, unknown> = {};
     for (const a of [...REQUIRED_ATTRS, ...OPTIONAL_NUMERIC_ATTRS]) {
-      const v = metadataAttr(this.file, a);
-      const num = typeof v === "number" ? v : ArrayBuffer.isView(v) ? Number((v as Float64Array)[0]) : undefined;
+      const num = toNumber(metadataAttr(this.file, a));
       if (num !== undefined) md[a] = num;
       else if (REQUIRED_ATTRS.includes(a as (typeof REQUIRED_ATTRS)[number])) {
         throw new ScanFormatError(`${this.source.name}: missing attribute ${a} (in ${PATHS.metadata} or /)`);
@@ -124,7 +123,7 @@ export class ScanReader {
 
   header(): ScanHeader {
     const npos = this.npos;
-    const positions = Float64Array.from(this.need(PATHS.positions).value as ArrayLike<number>);
+    const positions = toFloat64(this.need(PATHS.positions).value);
     const group = getGroup(this.file, PATHS.xrfMaps);
     if (!group) throw new ScanFormatError(`${this.source.name}: missing group ${PATHS.xrfMaps}`);
     const elements: ElementInfo[] = [];
@@ -134,7 +133,7 @@ export class ScanReader {
       const ds = this.need(`${PATHS.xrfMaps}/${symbol}`);
       const shape = ds.shape ?? [];
       if (shape.length === 2) raster = [shape[0], shape[1]];
-      maps[symbol] = Float32Array.from(ds.value as ArrayLike<number>);
+      maps[symbol] = toFloat32(ds.value);
       const info: ElementInfo = { symbol };
       for (const a of ELEMENT_ATTRS) {
         const v = numericAttr(ds, a);
@@ -153,7 +152,7 @@ export class ScanReader {
     if (probe) header.probeGuess = readProbe(probe);
     const spectra = getDataset(this.file, PATHS.xrfSpectra);
     if (spectra && spectra.shape?.length === 2) {
-      header.xrf.spectra = { channels: spectra.shape[1], data: Float32Array.from(spectra.value as ArrayLike<number>) };
+      header.xrf.spectra = { channels: spectra.shape[1], data: toFloat32(spectra.value) };
     }
     return header;
   }
@@ -174,7 +173,7 @@ export function readProbe(ds: H5Dataset): ProbeModes {
   if (!ok) throw new ScanFormatError(`${ds.path}: expected shape [K, N, N, 2] (re, im), found [${shape.join(", ")}]`);
   const modes = shape.length === 4 ? shape[0] : 1;
   const n = shape[shape.length - 2];
-  return { modes, n, data: Float32Array.from(ds.value as ArrayLike<number>) };
+  return { modes, n, data: toFloat32(ds.value) };
 }
 
 export { textAttr };

@@ -63,6 +63,13 @@ describe("functions/ingest", () => {
     } finally {
       deps.reader.close();
     }
+    // the worker's memory and scratch volume (infra/stack.ts) become the validator's capacity limits
+    const sized = ingestDepsFromEnv({ ...env, [ENV.workerMemoryMiB]: "30720", [ENV.workerDiskGiB]: "200" });
+    try {
+      expect(sized.settings.limits).toEqual({ maxWorkerMemoryBytes: 28 * 2 ** 30, maxScratchBytes: 164 * 2 ** 30 });
+    } finally {
+      sized.reader.close();
+    }
     const { [ENV.uploadsTable]: _gone, ...partial } = env;
     expect(() => ingestDepsFromEnv(partial)).toThrow(`missing environment variable ${ENV.uploadsTable}`);
   });

@@ -73,6 +73,7 @@ export interface DatasetSpec {
   dtype?: string;
   chunks?: number[];
   maxshape?: (number | null)[];
+  compression?: "gzip";
   resize?: number[];
   attrs?: Record<string, number | string>;
 }
@@ -113,6 +114,7 @@ function createFromSpec(parent: NodeGroup | NodeFile, name: string, spec: Datase
     dtype: spec.dtype ?? null,
     ...(spec.chunks ? { chunks: spec.chunks } : {}),
     ...(spec.maxshape ? { maxshape: spec.maxshape } : {}),
+    ...(spec.compression ? { compression: spec.compression } : {}),
   });
   if (spec.resize) ds.resize(spec.resize);
   setSpecAttrs(ds, spec.attrs);

@@ -1,3 +1,4 @@
+import { safeText } from "../../scan/safeText.js";
 import { validateScan, type ValidationReport } from "../../scan/validate.js";
 import { withAdaptedScan } from "../../scan/layouts/adapt.js";
 import { parse, type Command, type Io } from "../args.js";
@@ -5,15 +6,20 @@ import { formatBytes } from "../format.js";
 import { adaptedInputs, formatNotes, LAYOUT_HELP, LAYOUT_OPTIONS } from "./convert.js";
 
 export function formatReport(r: ValidationReport): { text: string; problems: string } {
+  const omitted = r.omitted ?? { errors: 0, warnings: 0 };
   const problems = [
     ...r.errors.map((p) => `error   [${p.code}] ${p.message}`),
+    ...(omitted.errors ? [`error   ... and ${omitted.errors} more error(s), not listed`] : []),
     ...r.warnings.map((p) => `warning [${p.code}] ${p.message}`),
+    ...(omitted.warnings ? [`warning ... and ${omitted.warnings} more warning(s), not listed`] : []),
   ].join("\n");
+  const errors = r.errors.length + omitted.errors, warnings = r.warnings.length + omitted.warnings;
+  const source = safeText(r.source, 4096);
   const pct = r.read.fileBytes ? ((100 * r.read.bytesFetched) / r.read.fileBytes).toFixed(3) : "0";
   const status = r.ok
-    ? `${r.source}: valid${r.warnings.length ? ` with ${r.warnings.length} warning(s)` : ""}`
-    : `${r.source}: INVALID, ${r.errors.length} error(s)${r.warnings.length ? `, ${r.warnings.length} warning(s)` : ""}`;
-  const read = `read ${formatBytes(r.read.bytesFetched)} of ${formatBytes(r.read.fileBytes)} (${pct}%) in ${r.read.requests} request(s); counts checked on ${r.read.framesChecked.length} frame(s)`;
+    ? `${source}: valid${warnings ? ` with ${warnings} warning(s)` : ""}`
+    : `${source}: INVALID, ${errors} error(s)${warnings ? `, ${warnings} warning(s)` : ""}`;
+  const read = `read ${formatBytes(r.read.bytesFetched)} of ${formatBytes(r.read.fileBytes)} (${pct}%) in ${r.read.requests} request(s); counts checked on ${r.read.framesChecked.length} frame(s)${r.read.skipped ? ` (${r.read.skipped})` : ""}`;
   return { text: `${status}\n${read}`, problems };
 }
 

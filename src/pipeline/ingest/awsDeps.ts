@@ -3,6 +3,7 @@ import { BatchClient } from "@aws-sdk/client-batch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { SNSClient } from "@aws-sdk/client-sns";
+import { workerLimits } from "../../scan/limits.js";
 import { makeS3Client, s3SettingsFromEnv } from "../../scan/s3Client.js";
 import { S3RangeReader } from "../../scan/s3Source.js";
 import { SnsNotifier } from "../notify/notifier.js";
@@ -30,6 +31,7 @@ export function ingestDepsFromEnv(env: NodeJS.ProcessEnv = process.env, clients:
   const s3Settings = s3SettingsFromEnv(env);
   const reader = new S3RangeReader(s3Settings);
   const lease = Number(env[ENV.leaseSeconds]);
+  const memoryMiB = Number(env[ENV.workerMemoryMiB]), diskGiB = Number(env[ENV.workerDiskGiB]);
   return {
     reader,
     objects: new S3ObjectStore(clients.s3 ?? makeS3Client(s3Settings)),
@@ -46,6 +48,7 @@ export function ingestDepsFromEnv(env: NodeJS.ProcessEnv = process.env, clients:
       },
       ...(lease > 0 ? { leaseMs: lease * 1000 } : {}),
       ...(env[ENV.scansBucket] ? { scanBuckets: [env[ENV.scansBucket]!] } : {}),
+      ...(memoryMiB > 0 && diskGiB > 0 ? { limits: workerLimits(memoryMiB, diskGiB) } : {}),
     },
     log: consoleLogger,
   };

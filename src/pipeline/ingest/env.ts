@@ -9,6 +9,9 @@ export const ENV = {
   topicArn: "PTYXRF_TOPIC_ARN",
   uploadsTable: "PTYXRF_UPLOADS_TABLE",
   leaseSeconds: "PTYXRF_LEASE_SECONDS",
+  /** The worker job's memory and scratch volume: the validator's capacity limits (src/scan/limits.ts workerLimits). */
+  workerMemoryMiB: "PTYXRF_WORKER_MEMORY_MIB",
+  workerDiskGiB: "PTYXRF_WORKER_DISK_GIB",
   /** Local S3-compatible endpoint (tests, local profile). */
   s3Endpoint: "PTYXRF_S3_ENDPOINT",
   /** WHEN_REQUIRED against s3rver. */

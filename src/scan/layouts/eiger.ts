@@ -8,7 +8,9 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { fileKind } from "../byteSource.js";
 import { describeDtype } from "../h5access.js";
+import { safeText } from "../safeText.js";
 import { cropWindow, segmentedFrames, type FrameSegment } from "./frames.js";
 import { H5Input, shapeText } from "./h5input.js";
 import { LayoutError, sourced, type PartialMetadata, type PartialScan } from "./partial.js";
@@ -75,9 +77,21 @@ async function openSegments(input: H5Input, opened: H5Input[]): Promise<FrameSeg
       segments.push({ ds: input.dataset(p, "a stack of frames or an external link to one"), file: input.name });
       continue;
     }
-    const target = path.isAbsolute(link.filename) ? link.filename : path.join(input.dir, link.filename);
-    if (!fs.existsSync(target)) {
-      throw new LayoutError(input.name, p, `an external link to an existing data file`, `a link to "${link.filename}:${link.target}", and ${target} does not exist`, "copy the data files next to the master file");
+    const target = path.resolve(input.dir, link.filename);
+    const named = `a link to "${safeText(link.filename)}:${safeText(link.target)}"`;
+    // Only files beside the master are followed: a master file names whatever it likes, and must not make
+    // ptyxrf read elsewhere on this machine (or hang on a FIFO, or stream a device).
+    if (path.dirname(target) !== input.dir) {
+      throw new LayoutError(input.name, p, `an external link to a data file beside the master (in ${input.dir})`, `${named}, which is elsewhere (${safeText(target)})`, "copy the data files next to the master file");
+    }
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(target);
+    } catch {
+      throw new LayoutError(input.name, p, `an external link to an existing data file`, `${named}, and ${safeText(target)} does not exist`, "copy the data files next to the master file");
+    }
+    if (!st.isFile()) {
+      throw new LayoutError(input.name, p, `an external link to a regular data file beside the master`, `${named}, and ${safeText(target)} is ${fileKind(st)}`);
     }
     const data = await H5Input.open(target, `an Eiger data file (linked from ${input.name}:${p})`);
     opened.push(data);

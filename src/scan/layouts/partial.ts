@@ -4,6 +4,7 @@
  */
 import { ScanFormatError } from "../read.js";
 import type { ElementInfo, FrameSource, ProbeModes } from "../model.js";
+import { safeText } from "../safeText.js";
 
 export type LayoutName = "canonical" | "maps" | "eiger" | "mapping";
 export const LAYOUT_NAMES: readonly LayoutName[] = ["canonical", "maps", "eiger", "mapping"];
@@ -21,7 +22,9 @@ export class LayoutError extends ScanFormatError {
     readonly found: string,
     readonly hint?: string,
   ) {
-    super(`${file}: ${where}: expected ${expected}, found ${found}${hint ? ` (${hint})` : ""}`);
+    // names from the files (datasets, links, channel names) are shown escaped (safeText.ts)
+    const t = (x: string) => safeText(x, 2000);
+    super(`${t(file)}: ${t(where)}: expected ${t(expected)}, found ${t(found)}${hint ? ` (${t(hint)})` : ""}`);
     this.name = "LayoutError";
   }
 }
