@@ -13,6 +13,7 @@ import { errorRecord, makeEvaluator, type Errors, type Evaluator } from "../solv
 import { loadScan, type LoadedScan } from "../solver/problem.js";
 import { reconstruct, type IterationRecord, type Reconstruction, type ReconstructOptions } from "../solver/reconstruct.js";
 import { fileSha256, noteScanChecksum, writeRunOutputs, type RunMetrics } from "./outputs.js";
+import { checkTruthMatchesScan } from "./truthMatch.js";
 
 /** The scan failed validation: not retryable, exit code 2. */
 export class InvalidScanError extends Error {
@@ -44,6 +45,7 @@ export async function prepare(scanPath: string, truthPath?: string): Promise<Pre
   if (!report.ok) throw new InvalidScanError(report);
   const scan = await loadScan(scanPath);
   const truth = truthPath ? await readTruth(truthPath) : null;
+  if (truth) checkTruthMatchesScan(scan, truth, truthPath!);
   return { scan, truth, scanSha256: await checksum };
 }
 
