@@ -6,6 +6,7 @@ import { version } from "../version.js";
 import { UsageError, type Command, type Io } from "./args.js";
 import { ScanFormatError } from "../scan/read.js";
 import { InvalidScanError } from "../pipeline/reconstructRun.js";
+import { RunFolderError } from "../pipeline/runFolder/errors.js";
 import { TruthMismatchError } from "../pipeline/truthMatch.js";
 import { ConfigError } from "../solver/config.js";
 import { compareCommand } from "./commands/compare.js";
@@ -86,7 +87,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       io.err(`ptyxrf ${cmd.name}: ${err.message}`);
       return err instanceof NoLocalStackError ? 1 : 2;
     }
-    if (err instanceof ConfigError || err instanceof ScanFormatError || err instanceof TruthMismatchError) {
+    if (err instanceof ConfigError || err instanceof ScanFormatError || err instanceof RunFolderError || err instanceof TruthMismatchError) {
       io.err(`ptyxrf ${cmd.name}: ${err.message}`);
       return 2;
     }
