@@ -7,6 +7,8 @@ import { UsageError, type Command, type Io } from "./args.js";
 import { examplesBlock } from "./examples.js";
 import { ScanFormatError } from "../scan/read.js";
 import { InvalidScanError } from "../pipeline/reconstructRun.js";
+import { RunFolderError } from "../pipeline/runFolder/errors.js";
+import { TruthMismatchError } from "../pipeline/truthMatch.js";
 import { ConfigError } from "../solver/config.js";
 import { compareCommand } from "./commands/compare.js";
 import { convertCommand } from "./commands/convert.js";
@@ -86,7 +88,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       io.err(`ptyxrf ${cmd.name}: ${err.message}`);
       return err instanceof NoLocalStackError ? 1 : 2;
     }
-    if (err instanceof ConfigError || err instanceof ScanFormatError) {
+    if (err instanceof ConfigError || err instanceof ScanFormatError || err instanceof RunFolderError || err instanceof TruthMismatchError) {
       io.err(`ptyxrf ${cmd.name}: ${err.message}`);
       return 2;
     }

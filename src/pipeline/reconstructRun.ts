@@ -14,7 +14,11 @@ import { resolveConfig, type SolverConfig } from "../solver/config.js";
 import { errorRecord, makeEvaluator, type Errors, type Evaluator } from "../solver/evaluate.js";
 import { loadScan, type LoadedScan } from "../solver/problem.js";
 import { reconstruct, type IterationRecord, type Reconstruction, type ReconstructOptions } from "../solver/reconstruct.js";
+import type { CheckpointCadence } from "./checkpoint/policy.js";
 import { fileSha256, noteScanChecksum, writeRunOutputs, type RunMetrics } from "./outputs.js";
+import { localCheckpoints } from "./runFolder/checkpoints.js";
+import { RunFolder } from "./runFolder/folder.js";
+import { checkTruthMatchesScan } from "./truthMatch.js";
 
 /** The scan failed validation: not retryable, exit code 2. */
 export class InvalidScanError extends Error {
@@ -54,6 +58,7 @@ export async function prepare(scanPath: string, truthPath?: string): Promise<Pre
   if (!report.ok) throw new InvalidScanError(report);
   const scan = await loadScan(scanPath);
   const truth = truthPath ? await readTruth(truthPath) : null;
+  if (truth) checkTruthMatchesScan(scan, truth, truthPath!);
   return { scan, truth, scanSha256: await checksum };
 }
 
@@ -104,11 +109,36 @@ export interface RunOptions {
   /** The scan as metrics.json and the report name it (default scanPath; e.g. the inputs of a converted scan). */
   scanLabel?: string;
   onIteration?: (record: IterationRecord, total: number) => void;
+  /** Replace a folder holding a run of ptyxrf's, or discard an interrupted run's checkpoint (runFolder/folder.ts). */
+  force?: boolean;
+  /** Continue the interrupted run checkpointed in `${outDir}.partial` (runFolder/checkpoints.ts). */
+  resume?: boolean;
+  /** Aborted (Ctrl-C, SIGTERM): checkpoint at the next iteration boundary and end with RunInterruptedError. */
+  signal?: AbortSignal;
+  /** Checkpoints while running (default: every 50 iterations or 5 minutes, as the worker). */
+  cadence?: CheckpointCadence;
+  /** Notes for the user (a stale lock taken over, a resume, leftovers removed). */
+  onNote?: (text: string) => void;
 }
 
-/** validate -> load -> reconstruct -> write outputs (manifest last). */
+/**
+ * lock outDir -> validate -> load -> reconstruct (checkpointed) -> write outputs (manifest last) in
+ * `${outDir}.partial` -> swap it in as outDir (runFolder/folder.ts).
+ */
 export async function runReconstruction(o: RunOptions): Promise<{ metrics: RunMetrics; files: string[] }> {
-  const prepared = await prepare(o.scanPath, o.truthPath);
-  const { reconstruction, errors } = await solve(prepared, o.config, o.onIteration);
-  return writeRunOutputs(o.outDir, reconstruction, { scan: o.scanLabel ?? o.scanPath, truth: o.truthPath ?? null, errors });
+  const folder = RunFolder.open(o.outDir, "ptyxrf reconstruct", o);
+  try {
+    const prepared = await prepare(o.scanPath, o.truthPath);
+    const scanLabel = o.scanLabel ?? o.scanPath;
+    const checkpoints = await localCheckpoints(folder, prepared.scanSha256!, o.config, { ...o, scanLabel });
+    const { reconstruction, errors } = await solve(prepared, o.config, checkpoints.onIteration, checkpoints);
+    const out = await writeRunOutputs(folder.staging, reconstruction, { scan: scanLabel, truth: o.truthPath ?? null, errors });
+    folder.commit();
+    return out;
+  } catch (err) {
+    folder.abandon();
+    throw err;
+  } finally {
+    folder.release();
+  }
 }

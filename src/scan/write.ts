@@ -6,6 +6,7 @@
  * `FrameSource`, never held whole.
  */
 import fs from "node:fs";
+import { withFixedClock } from "./fixedClock.js";
 import { writer } from "./h5runtime.js";
 import {
   DIFFRACTION_DTYPES,
@@ -67,15 +68,18 @@ export async function withNewFile(path: string, fill: (f: WFile) => void): Promi
   const h5 = await writer();
   const partial = `${path}.partial`;
   fs.rmSync(partial, { force: true });
-  const f = new h5.File(partial, "w");
-  try {
-    fill(f);
-  } catch (err) {
+  // object timestamps fixed: the same data gives the same bytes (fixedClock.ts)
+  withFixedClock(() => {
+    const f = new h5.File(partial, "w");
+    try {
+      fill(f);
+    } catch (err) {
+      f.close();
+      fs.rmSync(partial, { force: true });
+      throw err;
+    }
     f.close();
-    fs.rmSync(partial, { force: true });
-    throw err;
-  }
-  f.close();
+  });
   fs.renameSync(partial, path);
 }
 

@@ -29,6 +29,11 @@ export interface CheckpointIdentity {
   configHash: string;
   /** The ground truth used for the errors in the history ("" when none). */
   truth: string;
+  /**
+   * The engine and thread count the run computes with (local runs: "cpu, 2 threads"); a resume elsewhere is
+   * allowed but not bit-identical (the cpu engine's sums depend on the thread count). Not part of sameIdentity.
+   */
+  engine?: string;
 }
 
 export interface Checkpoint {

@@ -27,6 +27,7 @@ import { configHash, MANIFEST, writeRunOutputs, type RunMetrics } from "../outpu
 import { WORKER_ERROR_FILE } from "../notify/batchEvents.js";
 import type { Notifier } from "../notify/notifier.js";
 import { InvalidScanError, prepare, solve } from "../reconstructRun.js";
+import { checkTruthMatchesScan } from "../truthMatch.js";
 import { JobInputError, type WorkerJob } from "./job.js";
 import { consoleUrl, runDownloadLinks, runIdOf, succeededNotification, type NotificationLinks, type OutputFile, type RunSummary } from "./messages.js";
 import { httpStatus, isTransient, ObjectMissingError, type S3Location, type S3Transfer } from "./transfer.js";
@@ -204,7 +205,9 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
     }
     if (truthPath) {
       try {
-        prepared.truth = await readTruth(truthPath);
+        const truth = await readTruth(truthPath);
+        checkTruthMatchesScan(prepared.scan, truth, truthUri ?? truthPath); // another scan's truth: no errors, not a crash
+        prepared.truth = truth;
       } catch (err) {
         log.log("warn", "ground truth unreadable: reconstructing without errors", { ...fields, ...errorFields(err) });
       }

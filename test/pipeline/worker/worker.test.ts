@@ -19,7 +19,7 @@ import { parseWorkerJob, JobInputError, DeploymentError } from "../../../src/pip
 import { S3Transfer } from "../../../src/pipeline/worker/transfer.js";
 import { makeS3Client } from "../../../src/scan/s3Client.js";
 import { reader, writer } from "../../../src/scan/h5runtime.js";
-import { writeScan } from "../../../src/scan/write.js";
+import { writeScan, writeTruth } from "../../../src/scan/write.js";
 import { simulate } from "../../../src/sim/simulate.js";
 import { WORKER_COMMAND } from "../../../src/pipeline/submit/jobSpec.js";
 import { packageRoot } from "../../../src/version.js";
@@ -189,5 +189,22 @@ describe("the worker process (dist/container/worker.js)", () => {
     expect(again.lines.find((l) => l.message === "already complete: the run folder has its manifest")).toBeDefined();
     expect(again.lines.find((l) => l.message === "solving")).toBeUndefined();
     expect(readNotifications(path.join(dir, "notifications.jsonl")).filter((n) => n.kind === "succeeded").length).toBe(before + 1);
+  });
+});
+
+describe("worker: a ground truth of another scan", () => {
+  it("is reported and left out (the run completes without errors), not a crash halfway (src/pipeline/truthMatch.ts)", async () => {
+    const other = simulate({ preset: "small", seed: 2, probeSize: 16 }).truth;
+    const file = path.join(dir, "other.truth.h5");
+    await writeTruth(file, other);
+    await s3.send(new PutObjectCommand({ Bucket: SCANS, Key: "incoming/u/other.truth.h5", Body: fs.readFileSync(file) }));
+    const params = { ...good("wrongtruth", { iterations: 2 }), scanVersion: await goodVersion() };
+    const r = await runWorker(params, { PTYXRF_TRUTH_URI: `s3://${SCANS}/incoming/u/other.truth.h5` });
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    const warning = r.lines.find((l) => l.message === "ground truth unreadable: reconstructing without errors");
+    expect(warning?.errorMessage).toMatch(/^truth does not match scan: probe size: the scan's frames are 32 x 32, the truth's probe 16 x 16; /);
+    const metrics = await transfer.getJson<{ truth: string | null; final: Record<string, unknown> }>({ bucket: RESULTS, key: "results/u/wrongtruth/metrics.json" });
+    expect(metrics!.truth).toBeNull();
+    expect(metrics!.final.object_rel_error).toBeUndefined();
   });
 });
