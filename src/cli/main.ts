@@ -7,6 +7,7 @@ import { UsageError, type Command, type Io } from "./args.js";
 import { ScanFormatError } from "../scan/read.js";
 import { InvalidScanError } from "../pipeline/reconstructRun.js";
 import { ConfigError } from "../solver/config.js";
+import { NonFiniteError } from "../solver/finite.js";
 import { compareCommand } from "./commands/compare.js";
 import { convertCommand } from "./commands/convert.js";
 import { infoCommand } from "./commands/info.js";
@@ -85,7 +86,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       io.err(`ptyxrf ${cmd.name}: ${err.message}`);
       return err instanceof NoLocalStackError ? 1 : 2;
     }
-    if (err instanceof ConfigError || err instanceof ScanFormatError) {
+    if (err instanceof ConfigError || err instanceof ScanFormatError || err instanceof NonFiniteError) {
       io.err(`ptyxrf ${cmd.name}: ${err.message}`);
       return 2;
     }

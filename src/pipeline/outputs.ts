@@ -14,6 +14,7 @@ import { renderRunReport } from "../report/runReport.js";
 import { phaseAndAmplitude, writeResult } from "../scan/result.js";
 import { DEFAULT_CONFIG } from "../solver/config.js";
 import type { Errors } from "../solver/evaluate.js";
+import { checkStateFinite } from "../solver/finite.js";
 import type { Reconstruction } from "../solver/reconstruct.js";
 import { version } from "../version.js";
 
@@ -109,6 +110,7 @@ export function configHash(config: unknown): string {
 export async function writeRunOutputs(
   dir: string, r: Reconstruction, info: { scan: string; truth: string | null; errors: Errors | null; scanSha256?: string | null },
 ): Promise<{ files: string[]; metrics: RunMetrics }> {
+  checkStateFinite(r); // no file, and never a manifest, over NaN results
   fs.mkdirSync(dir, { recursive: true });
   fs.rmSync(path.join(dir, MANIFEST), { force: true }); // a rerun into the same folder is incomplete until it ends
   const { height: H, width: W, pixelSize } = r.geometry;

@@ -10,7 +10,8 @@ import type { Truth } from "../scan/model.js";
 import { validateScan, type ValidationReport } from "../scan/validate.js";
 import { resolveConfig, type SolverConfig } from "../solver/config.js";
 import { errorRecord, makeEvaluator, type Errors, type Evaluator } from "../solver/evaluate.js";
-import { loadScan, type LoadedScan } from "../solver/problem.js";
+import { checkRecordFinite, checkStateFinite } from "../solver/finite.js";
+import { loadScan, ScanDataError, type LoadedScan } from "../solver/problem.js";
 import { reconstruct, type IterationRecord, type Reconstruction, type ReconstructOptions } from "../solver/reconstruct.js";
 import { fileSha256, noteScanChecksum, writeRunOutputs, type RunMetrics } from "./outputs.js";
 
@@ -42,7 +43,14 @@ export async function prepare(scanPath: string, truthPath?: string): Promise<Pre
   checksum.catch(() => undefined); // awaited below; an invalid scan must not leave an unhandled rejection
   const report = await validateScan(scanPath);
   if (!report.ok) throw new InvalidScanError(report);
-  const scan = await loadScan(scanPath);
+  let scan: LoadedScan;
+  try {
+    scan = await loadScan(scanPath);
+  } catch (err) {
+    // every frame is checked as it loads: what the validator's sample missed is an invalid scan all the same
+    if (err instanceof ScanDataError) throw new InvalidScanError({ ...report, ok: false, errors: [...report.errors, ...err.problems] });
+    throw err;
+  }
   const truth = truthPath ? await readTruth(truthPath) : null;
   return { scan, truth, scanSha256: await checksum };
 }
@@ -54,6 +62,7 @@ export interface SolveResult {
 
 /**
  * Reconstructs a prepared scan; `onIteration` sees each record (with errors when a truth is known).
+ * A loss, weight or result that is not finite ends the run with NonFiniteError (solver/finite.ts).
  * `checkpoints`: resume from a snapshot and/or capture snapshots (the cloud worker's checkpoints).
  */
 export async function solve(
@@ -71,6 +80,7 @@ export async function solve(
       ...(grid ? { grid } : {}),
       ...checkpoints,
       onIteration: (record, state, geometry) => {
+        checkRecordFinite(record); // stop at the first NaN, not after the remaining iterations
         if (truth) {
           evaluator ??= makeEvaluator(truth, geometry.windows);
           record.errors = errorRecord(evaluator(state, scan.header.xrf.elements.map((e) => e.symbol), config.mode));
@@ -78,6 +88,7 @@ export async function solve(
         onIteration?.(record, config.iterations);
       },
     });
+    checkStateFinite(reconstruction);
     const errors = truth ? makeEvaluator(truth, reconstruction.geometry.windows)(reconstruction, reconstruction.elements, config.mode) : null;
     if (prepared.scanSha256) noteScanChecksum(reconstruction, prepared.scanSha256);
     return { reconstruction, errors };

@@ -3,10 +3,11 @@
  *
  *   1. the run folder already has manifest.json: done before (a retry after the end), re-notify, exit 0
  *   2. stream the scan (pinned to its version or ETag) and the optional ground truth to local scratch
- *   3. validate and load (an invalid scan: error.json in the run folder, exit 2)
+ *   3. validate and load, every frame checked as it loads (an invalid scan: error.json in the run folder, exit 2)
  *   4. look for a checkpoint of this very run (same scan version, config and truth) and resume from it
  *   5. reconstruct; a checkpoint every N iterations or M minutes (uploaded in the background while the
- *      solver goes on); progress.json in the run folder every few seconds
+ *      solver goes on); progress.json in the run folder every few seconds. A loss or result that is not
+ *      finite ends the run there (error.json, exit 2, no outputs: solver/finite.ts)
  *   6. write result.h5, metrics.json and the previews locally, upload them (multipart when large,
  *      retried with backoff), then manifest.json LAST: a folder without it is an incomplete run
  *   7. delete the checkpoint, publish the completion notification with the summary and links
@@ -17,7 +18,10 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { ScanFormatError } from "../../scan/read.js";
 import { readTruth } from "../../scan/truth.js";
+import { ConfigError } from "../../solver/config.js";
+import { NonFiniteError } from "../../solver/finite.js";
 import type { IterationRecord, SolverSnapshot } from "../../solver/reconstruct.js";
 import { CheckpointPolicy, type CheckpointCadence } from "../checkpoint/policy.js";
 import { encodeCheckpoint, sameIdentity, type CheckpointIdentity } from "../checkpoint/format.js";
@@ -200,6 +204,7 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
       prepared = await prepare(scanPath);
     } catch (err) {
       if (err instanceof InvalidScanError) throw new JobInputError(err.report.errors.map((e) => e.message));
+      if (err instanceof ScanFormatError) throw new JobInputError([err.message]); // unreadable past validation
       throw err;
     }
     if (truthPath) {
@@ -255,30 +260,39 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
     await writeProgress({ state: "running", iteration: resumedFrom, resumedFrom });
     log.log("info", "solving", { ...fields, from: resumedFrom, to: total });
     t = now();
-    const { reconstruction, errors } = await solve(prepared, job.config, (record: IterationRecord) => {
-      const it = record.iteration;
-      if (it === total || it - lastLogged >= Math.max(1, Math.floor(total / 10))) {
-        lastLogged = it;
-        log.log("info", "iteration", { ...fields, iteration: it, of: total, losses: record.losses, ...(record.errors ? { errors: record.errors } : {}), time_s: record.time_s });
-      }
-      if (deps.progressMs > 0 && now() - lastProgress >= deps.progressMs) {
-        lastProgress = now();
-        void writeProgress({ iteration: it, losses: record.losses, ...(record.errors ? { errors: record.errors } : {}), time_s: record.time_s });
-      }
-    }, {
-      ...(resume ? { resume } : {}),
-      onCheckpoint: async (iteration, capture) => {
-        if (stop.requested) {
-          await save(capture());
-          await writeProgress({ state: "interrupted", iteration, message: `stopped by ${stop.reason}` }, true);
-          throw new InterruptedError(stop.reason!, lastSaved);
+    let solved: Awaited<ReturnType<typeof solve>>;
+    try {
+      solved = await solve(prepared, job.config, (record: IterationRecord) => {
+        const it = record.iteration;
+        if (it === total || it - lastLogged >= Math.max(1, Math.floor(total / 10))) {
+          lastLogged = it;
+          log.log("info", "iteration", { ...fields, iteration: it, of: total, losses: record.losses, ...(record.errors ? { errors: record.errors } : {}), time_s: record.time_s });
         }
-        if (policy.due(iteration, total)) {
-          policy.taken(iteration);
-          void save(capture());
+        if (deps.progressMs > 0 && now() - lastProgress >= deps.progressMs) {
+          lastProgress = now();
+          void writeProgress({ iteration: it, losses: record.losses, ...(record.errors ? { errors: record.errors } : {}), time_s: record.time_s });
         }
-      },
-    });
+      }, {
+        ...(resume ? { resume } : {}),
+        onCheckpoint: async (iteration, capture) => {
+          if (stop.requested) {
+            await save(capture());
+            await writeProgress({ state: "interrupted", iteration, message: `stopped by ${stop.reason}` }, true);
+            throw new InterruptedError(stop.reason!, lastSaved);
+          }
+          if (policy.due(iteration, total)) {
+            policy.taken(iteration);
+            void save(capture());
+          }
+        },
+      });
+    } catch (err) {
+      // a diverged run (NaN losses or results) or a config the scan cannot serve: the user's input, exit 2
+      if (err instanceof NonFiniteError) throw new JobInputError([err.message]);
+      if (err instanceof ConfigError) throw new JobInputError(err.problems.map((p) => `config: ${p}`));
+      throw err;
+    }
+    const { reconstruction, errors } = solved;
     await pending;
     log.log("info", "solved", { ...fields, iterations: total, resumedFrom, ms: now() - t, engine: reconstruction.engine.name, device: reconstruction.engine.device });
 

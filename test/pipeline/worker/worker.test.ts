@@ -2,7 +2,8 @@
  * The worker's entry point (dist/container/worker.js, the image's command) as a plain Node process against
  * s3rver on 127.0.0.1, with the job definition's arguments and Batch's environment: exit codes for invalid
  * input (2), an unreachable S3 (75), a misconfigured deployment (1); error.json for invalid input; a run
- * that is already complete; a corrupt checkpoint or one of another run is not used.
+ * that is already complete; a corrupt checkpoint or one of another run is not used; NaN counts past the
+ * validator's sample and a run whose losses become NaN end with error.json and exit 2, never with outputs.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -24,6 +25,7 @@ import { simulate } from "../../../src/sim/simulate.js";
 import { WORKER_COMMAND } from "../../../src/pipeline/submit/jobSpec.js";
 import { packageRoot } from "../../../src/version.js";
 import { rewriteH5 } from "../../scan/fixtures.js";
+import { unsampled, writeSmallScan } from "../badRuns.js";
 
 const SCANS = "ptyxrf-scans", RESULTS = "ptyxrf-results";
 let dir: string;
@@ -189,5 +191,47 @@ describe("the worker process (dist/container/worker.js)", () => {
     expect(again.lines.find((l) => l.message === "already complete: the run folder has its manifest")).toBeDefined();
     expect(again.lines.find((l) => l.message === "solving")).toBeUndefined();
     expect(readNotifications(path.join(dir, "notifications.jsonl")).filter((n) => n.kind === "succeeded").length).toBe(before + 1);
+  });
+});
+
+describe("the worker never publishes NaN: bad frames past the validator's sample, a diverging run", () => {
+  beforeAll(async () => {
+    const nan = path.join(dir, "nan-frames.h5"), zero = path.join(dir, "zero-xrf.h5");
+    const { npos } = await writeSmallScan(nan, { pixels: [{ frame: unsampled(36)[4], pixel: 100, value: Number.NaN }] });
+    expect(npos).toBe(36);
+    await writeSmallScan(zero, { zeroXrf: true });
+    await s3.send(new PutObjectCommand({ Bucket: SCANS, Key: "incoming/u/nan-frames.h5", Body: fs.readFileSync(nan) }));
+    await s3.send(new PutObjectCommand({ Bucket: SCANS, Key: "incoming/u/zero-xrf.h5", Body: fs.readFileSync(zero) }));
+  });
+
+  const job = (scan: string, out: string) => ({ ...good(out, { iterations: 20, threads: 1 }), scanUri: `s3://${SCANS}/incoming/u/${scan}`, scanVersion: "etag:" });
+  const outputs = async (out: string) => {
+    const names = ["manifest.json", "result.h5", "metrics.json", "report.html"];
+    return (await Promise.all(names.map((n) => transfer.exists({ bucket: RESULTS, key: `results/u/${out}/${n}` })))).filter(Boolean).length;
+  };
+
+  it("NaN counts in a frame the validator did not sample: exit 2, error.json names the frame, no outputs", async () => {
+    const r = await runWorker(job("nan-frames.h5", "nan-frames"));
+    expect(r.code).toBe(EXIT.invalidInput);
+    const err = await transfer.getJson<{ problems: string[]; invalidInput: boolean }>({ bucket: RESULTS, key: "results/u/nan-frames/error.json" });
+    expect(err!.invalidInput).toBe(true);
+    expect(err!.problems).toEqual([`/ptychography/diffraction: expected finite counts in every frame, found NaN or infinite values in 1 of 36 frames (the first: frame ${unsampled(36)[4]}, pixel [3, 4] = NaN)`]);
+    expect(r.lines.some((l) => l.message === "solving")).toBe(false);
+    expect(await outputs("nan-frames")).toBe(0);
+    const progress = await transfer.getJson<{ state: string }>({ bucket: RESULTS, key: "results/u/nan-frames/progress.json" });
+    expect(progress!.state).toBe("failed");
+  });
+
+  it("losses that become NaN: exit 2 at that iteration with the reason in error.json; no manifest, no outputs, no success message", async () => {
+    const before = readNotifications(path.join(dir, "notifications.jsonl")).length;
+    const r = await runWorker(job("zero-xrf.h5", "zero-xrf"));
+    expect(r.code).toBe(EXIT.invalidInput);
+    const err = await transfer.getJson<{ problems: string[]; invalidInput: boolean }>({ bucket: RESULTS, key: "results/u/zero-xrf/error.json" });
+    expect(err!.problems).toEqual(["loss became NaN at iteration 2 (weight ptycho NaN, weight xrf NaN): the reconstruction diverged and no results were written (all-zero or extreme data, or step sizes too large for this scan?)"]);
+    expect(await outputs("zero-xrf")).toBe(0);
+    expect(r.lines.filter((l) => l.message === "iteration").map((l) => l.iteration)).not.toContain(20);
+    expect(readNotifications(path.join(dir, "notifications.jsonl")).slice(before).filter((n) => n.kind === "succeeded")).toEqual([]);
+    const progress = await transfer.getJson<{ state: string; message: string }>({ bucket: RESULTS, key: "results/u/zero-xrf/progress.json" });
+    expect(progress).toMatchObject({ state: "failed", message: expect.stringMatching(/loss became NaN at iteration 2/) });
   });
 });
