@@ -11,8 +11,9 @@ import { validateScan, type ValidationReport } from "../scan/validate.js";
 import { resolveConfig, type SolverConfig } from "../solver/config.js";
 import { errorRecord, makeEvaluator, type Errors, type Evaluator } from "../solver/evaluate.js";
 import { checkRecordFinite, checkStateFinite } from "../solver/finite.js";
-import { loadScan, ScanDataError, type LoadedScan } from "../solver/problem.js";
+import { loadScan, ScanDataError, scanGeometry, type LoadedScan } from "../solver/problem.js";
 import { reconstruct, type IterationRecord, type Reconstruction, type ReconstructOptions } from "../solver/reconstruct.js";
+import { decodeMask, pngSize, readLocalMask } from "./correlationMask.js";
 import { fileSha256, noteScanChecksum, writeRunOutputs, type RunMetrics } from "./outputs.js";
 
 /** The scan failed validation: not retryable, exit code 2. */
@@ -107,9 +108,25 @@ export interface RunOptions {
   onIteration?: (record: IterationRecord, total: number) => void;
 }
 
-/** validate -> load -> reconstruct -> write outputs (manifest last). */
+/** The object grid a run of `prepared` will have (the truth's when there is one): known before the solve. */
+export function objectSize(prepared: Prepared, config: SolverConfig): { width: number; height: number } {
+  if (prepared.truth) return { width: prepared.truth.object.width, height: prepared.truth.object.height };
+  const g = scanGeometry(prepared.scan.header, config.subpixel);
+  return { width: g.width, height: g.height };
+}
+
+/**
+ * config -> mask file -> validate -> load -> mask labels -> reconstruct -> write outputs (manifest last).
+ * The config and the correlation mask (a local path: correlationMask.ts) are checked before the scan is read,
+ * and the mask decoded before the solve: a bad one fails the run at its start, never after it.
+ */
 export async function runReconstruction(o: RunOptions): Promise<{ metrics: RunMetrics; files: string[] }> {
+  const config = resolveConfig(o.config);
+  const maskFile = config.correlation.mask;
+  const maskBytes = maskFile ? readLocalMask(maskFile) : null;
+  if (maskBytes) pngSize(maskBytes, maskFile);
   const prepared = await prepare(o.scanPath, o.truthPath);
+  const correlationLabels = maskBytes ? decodeMask(maskBytes, maskFile, objectSize(prepared, config)) : undefined;
   const { reconstruction, errors } = await solve(prepared, o.config, o.onIteration);
-  return writeRunOutputs(o.outDir, reconstruction, { scan: o.scanLabel ?? o.scanPath, truth: o.truthPath ?? null, errors });
+  return writeRunOutputs(o.outDir, reconstruction, { scan: o.scanLabel ?? o.scanPath, truth: o.truthPath ?? null, errors, ...(correlationLabels ? { correlationLabels } : {}) });
 }

@@ -2,7 +2,8 @@
  * The reconstruction worker: one Batch job (or one local job) from scan to notification.
  *
  *   1. the run folder already has manifest.json: done before (a retry after the end), re-notify, exit 0
- *   2. stream the scan (pinned to its version or ETag) and the optional ground truth to local scratch
+ *   2. stream the scan (pinned to its version or ETag) and the optional ground truth to local scratch; read
+ *      the correlation mask (a PNG key beside the scan, size-capped: correlationMask.ts)
  *   3. validate and load, every frame checked as it loads (an invalid scan: error.json in the run folder, exit 2)
  *   4. look for a checkpoint of this very run (same scan version, config and truth) and resume from it
  *   5. reconstruct; a checkpoint every N iterations or M minutes (uploaded in the background while the
@@ -30,10 +31,11 @@ import { errorFields, type Logger } from "../ingest/log.js";
 import { configHash, MANIFEST, writeRunOutputs, type RunMetrics } from "../outputs.js";
 import { WORKER_ERROR_FILE } from "../notify/batchEvents.js";
 import type { Notifier } from "../notify/notifier.js";
-import { InvalidScanError, prepare, solve } from "../reconstructRun.js";
+import { decodeMask, MAX_MASK_BYTES, maskKey, maskKeyProblem, pngSize } from "../correlationMask.js";
+import { InvalidScanError, objectSize, prepare, solve } from "../reconstructRun.js";
 import { JobInputError, type WorkerJob } from "./job.js";
 import { consoleUrl, runDownloadLinks, runIdOf, succeededNotification, type NotificationLinks, type OutputFile, type RunSummary } from "./messages.js";
-import { httpStatus, isTransient, ObjectMissingError, type S3Location, type S3Transfer } from "./transfer.js";
+import { httpStatus, isTransient, ObjectMissingError, s3UriOf, type S3Location, type S3Transfer } from "./transfer.js";
 
 /** Object metadata on a scan naming its ground truth (a key in the same bucket): `x-amz-meta-ptyxrf-truth`. */
 export const TRUTH_METADATA_KEY = "ptyxrf-truth";
@@ -196,6 +198,8 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
       }
     }
     const truthUri = truthPath && truthLoc ? `s3://${truthLoc.bucket}/${truthLoc.key}` : null;
+    const mask = await readMask(job, transfer, orAbsent);
+    checkStop();
 
     // 3. validate and load
     t = now();
@@ -214,6 +218,7 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
         log.log("warn", "ground truth unreadable: reconstructing without errors", { ...fields, ...errorFields(err) });
       }
     }
+    const correlationLabels = mask ? configInput(() => decodeMask(mask.bytes, mask.uri, objectSize(prepared, job.config))) : undefined;
     log.log("info", "scan loaded", { ...fields, npos: prepared.scan.header.npos, frame: prepared.scan.header.frameSize, truth: truthUri, ms: now() - t });
     checkStop();
 
@@ -298,7 +303,7 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
 
     // 6. outputs: locally, then uploaded with the manifest last
     const outDir = path.join(deps.scratch, "out");
-    const { files, metrics } = await writeRunOutputs(outDir, reconstruction, { scan: job.scanUri, truth: prepared.truth ? truthUri : null, errors });
+    const { files, metrics } = await writeRunOutputs(outDir, reconstruction, { scan: job.scanUri, truth: prepared.truth ? truthUri : null, errors, ...(correlationLabels ? { correlationLabels } : {}) });
     await writeProgress({ state: "uploading", iteration: total, losses: metrics.history.length ? (metrics.history[metrics.history.length - 1] as IterationRecord).losses : {} });
     t = now();
     const uploaded: OutputFile[] = [];
@@ -341,6 +346,36 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
     await progressWrite;
     fs.rmSync(deps.scratch, { recursive: true, force: true });
   }
+}
+
+/** A config problem found by the worker is the job's invalid input (error.json, exit 2). */
+function configInput<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof ConfigError) throw new JobInputError(err.problems.map((p) => `config: ${p}`));
+    throw err;
+  }
+}
+
+/**
+ * The run's correlation mask (config correlation.mask), read before the scan: a key beside the scan in its
+ * own folder (never a path on the worker), at most MAX_MASK_BYTES, a PNG. Any problem is invalid input.
+ */
+async function readMask(
+  job: WorkerJob, transfer: S3Transfer, orAbsent: <T>(what: string, read: () => Promise<T>, absent: T) => Promise<T>,
+): Promise<{ bytes: Uint8Array; uri: string } | null> {
+  const name = job.config.correlation.mask;
+  if (!name) return null;
+  const keyProblem = maskKeyProblem(name);
+  if (keyProblem) throw new JobInputError([`config: ${keyProblem}`]);
+  const loc = { bucket: job.scan.bucket, key: maskKey(job.scan.key, name) };
+  const uri = s3UriOf(loc);
+  const got = await orAbsent("correlation mask", () => transfer.getBytesUpTo(loc, MAX_MASK_BYTES), null);
+  if (!got) throw new JobInputError([`config: "correlation.mask" ${uri} does not exist (upload the label image beside the scan, before the scan)`]);
+  if (got.size > MAX_MASK_BYTES) throw new JobInputError([`config: "correlation.mask" ${uri} is ${got.size} bytes: a label image may have at most ${MAX_MASK_BYTES}`]);
+  configInput(() => pngSize(got.bytes, uri));
+  return { bytes: got.bytes, uri };
 }
 
 /** The console link (AWS) and presigned links to the run's files (messages.ts; a failure is said in the message). */

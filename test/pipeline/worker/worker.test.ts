@@ -26,6 +26,8 @@ import { WORKER_COMMAND } from "../../../src/pipeline/submit/jobSpec.js";
 import { packageRoot } from "../../../src/version.js";
 import { rewriteH5 } from "../../scan/fixtures.js";
 import { unsampled, writeSmallScan } from "../badRuns.js";
+import { PNG } from "pngjs";
+import { scanGeometry } from "../../../src/solver/problem.js";
 
 const SCANS = "ptyxrf-scans", RESULTS = "ptyxrf-results";
 let dir: string;
@@ -233,5 +235,44 @@ describe("the worker never publishes NaN: bad frames past the validator's sample
     expect(readNotifications(path.join(dir, "notifications.jsonl")).slice(before).filter((n) => n.kind === "succeeded")).toEqual([]);
     const progress = await transfer.getJson<{ state: string; message: string }>({ bucket: RESULTS, key: "results/u/zero-xrf/progress.json" });
     expect(progress).toMatchObject({ state: "failed", message: expect.stringMatching(/loss became NaN at iteration 2/) });
+  });
+});
+
+describe("the correlation mask of a cloud run: a key beside the scan, read and checked before the solve", () => {
+  const withMask = (out: string, mask: string) => ({ ...good(out, { iterations: 4, threads: 1, correlation: { mask } }), scanVersion: "etag:" });
+
+  it("a path on the worker (/dev/zero) is invalid job input: exit 2 before anything is read", async () => {
+    const r = await runWorker(withMask("mask-zero", "/dev/zero"));
+    expect(r.code).toBe(EXIT.invalidInput);
+    expect(r.lines.find((l) => l.message === "invalid job input")!.problems).toEqual([expect.stringMatching(/^config: "correlation\.mask" must name a PNG in the scan's own folder, .* not a path on the worker; got "\/dev\/zero"$/)]);
+    expect(r.lines.some((l) => l.message === "scan downloaded")).toBe(false);
+  });
+
+  it("a missing mask and one that is not a PNG: exit 2 with error.json before the solve", async () => {
+    const missing = await runWorker(withMask("mask-missing", "labels/none.png"));
+    expect(missing.code).toBe(EXIT.invalidInput);
+    const err = await transfer.getJson<{ problems: string[] }>({ bucket: RESULTS, key: "results/u/mask-missing/error.json" });
+    expect(err!.problems).toEqual([`config: "correlation.mask" s3://${SCANS}/incoming/u/labels/none.png does not exist (upload the label image beside the scan, before the scan)`]);
+    expect(missing.lines.some((l) => l.message === "solving")).toBe(false);
+
+    await transfer.putBytes({ bucket: SCANS, key: "incoming/u/notes.png" }, "not a picture");
+    const text = await runWorker(withMask("mask-text", "notes.png"));
+    expect(text.code).toBe(EXIT.invalidInput);
+    const err2 = await transfer.getJson<{ problems: string[] }>({ bucket: RESULTS, key: "results/u/mask-text/error.json" });
+    expect(err2!.problems[0]).toMatch(/^config: "correlation\.mask" s3:\/\/ptyxrf-scans\/incoming\/u\/notes\.png is not a PNG file/);
+    expect(text.lines.some((l) => l.message === "solving")).toBe(false);
+  });
+
+  it("a PNG beside the scan, of the object's size, gives the regions of the run's correlation analysis", async () => {
+    const sim = simulate({ preset: "small", seed: 2 });
+    const { width, height } = scanGeometry(sim.header, true);
+    const png = new PNG({ width, height });
+    for (let i = 0; i < width * height; i++) png.data.set([i % width < width / 2 ? 1 : 2, 0, 0, 255], 4 * i);
+    await transfer.putBytes({ bucket: SCANS, key: "incoming/u/labels/cells.png" }, PNG.sync.write(png));
+    const r = await runWorker(withMask("mask-ok", "labels/cells.png"));
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    const metrics = await transfer.getJson<{ correlation: { source: string; mask: string; warnings: string[] }; config: { correlation: { mask: string } } }>({ bucket: RESULTS, key: "results/u/mask-ok/metrics.json" });
+    expect(metrics!.correlation).toMatchObject({ source: "mask", mask: `s3://${SCANS}/incoming/u/labels/cells.png`, warnings: [] });
+    expect(metrics!.config.correlation.mask).toBe("labels/cells.png");
   });
 });
