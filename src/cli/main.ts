@@ -1,6 +1,7 @@
 /**
  * The `ptyxrf` command: dispatches to one command module per verb. Exit codes: 0 success, 2 invalid
- * input (bad arguments or an invalid scan), 1 internal failure.
+ * input (bad arguments or an invalid scan, or a run that diverged: solver/finite.ts), 1 internal failure.
+ * Everything written goes through terminalSafe (pipeline/notify/safeText.ts).
  */
 import { version } from "../version.js";
 import { UsageError, type Command, type Io } from "./args.js";
@@ -22,6 +23,7 @@ import { submitCommand } from "./commands/submit.js";
 import { sweepCommand } from "./commands/sweep.js";
 import { reprocessCommand } from "./commands/reprocess.js";
 import { NoLocalStackError, ProfileError } from "../pipeline/local/profile.js";
+import { terminalSafe } from "../pipeline/notify/safeText.js";
 
 export const COMMANDS: Command[] = [
   simulateCommand, validateCommand, infoCommand, reconstructCommand, compareCommand, convertCommand,
@@ -50,7 +52,9 @@ function commandHelp(c: Command): string {
   return `Usage: ${c.usage}\n\n${c.summary[0].toUpperCase()}${c.summary.slice(1)}.\n\n${c.help}`;
 }
 
-export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+export async function main(argv: string[], rawIo: Io = defaultIo): Promise<number> {
+  // names from files, keys and servers reach the terminal: control and bidi characters shown as escapes
+  const io: Io = { out: (t) => rawIo.out(terminalSafe(t)), err: (t) => rawIo.err(terminalSafe(t)), isTTY: rawIo.isTTY };
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
     io.out(topLevelHelp());

@@ -1,7 +1,8 @@
 /**
  * Scans that pass validation but hold what must never become a result: NaN, infinite or negative counts in
  * frames outside the validator's sample, a NaN probe guess, and data on which the solver diverges. Each is
- * exit 2 with the reason, and the output folder gets no manifest (no outputs at all).
+ * exit 2 with the reason, and the output folder gets no manifest (no outputs at all). Names from files reach
+ * the terminal escaped.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -24,7 +25,10 @@ beforeAll(async () => {
   });
   await writeSmallScan(file("nan-probe.h5"), { probeNaN: true });
   await writeSmallScan(file("zero-xrf.h5"), { zeroXrf: true });
+  await writeSmallScan(file("evil-name.h5"), { renameElement: ["Zn", EVIL] });
 });
+
+const EVIL = "Zn\u202e\u001b[2J\r";
 
 describe("every frame is checked as it loads", () => {
   it("NaN, Inf and negative counts outside the validator's sample: exit 2 naming the first bad frame and the count; nothing written", async () => {
@@ -48,6 +52,18 @@ describe("every frame is checked as it loads", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("[non-finite-probe] /ptychography/probe_guess: expected finite values, found NaN or infinite values at 1 of 2048 values (the first: index 7)");
     expect(fs.existsSync(out)).toBe(false);
+  });
+});
+
+describe("names from files are escaped in CLI output", () => {
+  it("an element named with a bidi override, an escape sequence and a carriage return: shown as escapes; --json decodes to the exact name", async () => {
+    const r = await cli("validate", file("evil-name.h5"));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("/xrf/elemental_maps/Zn\\u202e\\u001b[2J\\u000d");
+    expect(r.stderr + r.stdout).not.toMatch(/[\u001b\r\u202e]/);
+    const j = await cli("validate", file("evil-name.h5"), "--json");
+    expect(j.stdout).not.toMatch(/[\u001b\r\u202e]/);
+    expect(JSON.parse(j.stdout).errors[0].path).toBe(`/xrf/elemental_maps/${EVIL}`);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * Scans that pass validation but must not become results: counts that are NaN, infinite or negative in
  * frames the validator does not sample, a probe guess holding NaN (the validator checks its shape only),
- * and XRF maps that are all zero (the joint solver's losses become NaN at iteration 2). Small and written
+ * XRF maps that are all zero (the joint solver's losses become NaN at iteration 2), and an element named
+ * with control and bidi characters. Small and written
  * in the tests (the `small` preset: 36 frames of 32 x 32).
  */
 import type { FrameSource } from "../../src/scan/model.js";
@@ -23,6 +24,8 @@ export async function writeSmallScan(file: string, edit: {
   pixels?: { frame: number; pixel: number; value: number }[];
   probeNaN?: boolean;
   zeroXrf?: boolean;
+  /** Renames an element's map (from, to). */
+  renameElement?: [string, string];
 } = {}): Promise<{ npos: number; frameSize: number }> {
   const sim = simulate({ preset: "small", seed: 2 });
   const { npos, frameSize: n } = sim.header;
@@ -34,6 +37,12 @@ export async function writeSmallScan(file: string, edit: {
       return out;
     },
   };
+  if (edit.renameElement) {
+    const [from, to] = edit.renameElement;
+    sim.header.xrf.maps[to] = sim.header.xrf.maps[from];
+    delete sim.header.xrf.maps[from];
+    sim.header.xrf.elements = sim.header.xrf.elements.map((e) => (e.symbol === from ? { ...e, symbol: to } : e));
+  }
   if (edit.zeroXrf) for (const el of Object.keys(sim.header.xrf.maps)) sim.header.xrf.maps[el].fill(0);
   if (edit.probeNaN) {
     if (!sim.header.probeGuess) throw new Error("the small preset has no probe guess");

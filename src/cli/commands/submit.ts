@@ -11,6 +11,7 @@ import { localPaths } from "../../pipeline/local/layout.js";
 import { resolveConfig } from "../../solver/config.js";
 import { numberOption, parse, UsageError, type Command, type Io } from "../args.js";
 import { formatBytes } from "../format.js";
+import { terminalSafe } from "../../pipeline/notify/safeText.js";
 import { openClient, PROFILE_HELP, PROFILE_OPTIONS, userOf } from "./local.js";
 
 export const submitCommand: Command = {
@@ -85,7 +86,7 @@ export interface SubmitRun {
 }
 
 /** Redrawn lines go straight to the terminal (io.err ends every text with a newline). */
-const tty = (text: string) => process.stderr.write(text);
+const tty = (text: string) => process.stderr.write(terminalSafe(text));
 
 function uploadBar(io: Io, label: string): (done: number, total: number) => void {
   const t0 = performance.now();

@@ -11,7 +11,7 @@ import { PublishCommand } from "@aws-sdk/client-sns";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { uploadFromRecord } from "../../../src/pipeline/ingest/events.js";
 import { ingestUpload } from "../../../src/pipeline/ingest/ingest.js";
-const SNS_MAX_BYTES = 256 * 1024;
+import { SNS_MAX_BYTES } from "../../../src/pipeline/notify/notifier.js";
 import { MAX_MASK_BYTES } from "../../../src/pipeline/maskKey.js";
 import { writeValidScan } from "../../scan/fixtures.js";
 import { getBytes, makeDeps, mockServices, RESULTS, SCANS, startEnv, upload, type Env } from "./helpers.js";
@@ -72,5 +72,46 @@ describe("uploaded configs may not name paths on the worker", () => {
     const ok = await ingestUpload(uploadFromRecord(await upload(env, "incoming/kim/masked.h5", validScan)), makeDeps(env));
     expect(ok.status).toBe("submitted");
     expect(JSON.parse(services.submits()[0].parameters!.config).correlation.mask).toBe("labels/cells.png");
+  });
+});
+
+describe("rejection messages", () => {
+  it("400 problems: the notification fits SNS (first 20, '... and 380 more', the link); rejection.json holds all 400, escaped", async () => {
+    // unknown fields whose names carry a bidi override, an escape sequence and a line break
+    const fields = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`field-${String(i).padStart(3, "0")}-\u202egnp.exe\u001b[2J\r\n-${"x".repeat(90)}`, i]));
+    const sidecar = JSON.stringify(fields);
+    expect(sidecar.length).toBeLessThan(64 * 1024);
+    await upload(env, "incoming/lee/many\u202egnp.json", sidecar);
+    const rec = await upload(env, "incoming/lee/many\u202egnp.h5", validScan);
+    const out = await ingestUpload(uploadFromRecord(rec), makeDeps(env));
+    if (out.status !== "rejected") throw new Error(out.status);
+    expect(out.report.problems).toHaveLength(400);
+
+    const published = services.publishes();
+    expect(published).toHaveLength(1); // accepted by the SNS mock: under 256 KiB
+    const size = Buffer.byteLength(published[0].Message!);
+    expect(size).toBeLessThan(SNS_MAX_BYTES - 4096);
+    const message = JSON.parse(published[0].Message!);
+    const email: string = message.email;
+    expect(email).toContain("was not accepted: 400 problems (config: 400).");
+    expect(email).toContain("  20. [config-invalid]");
+    expect(email).not.toContain("  21. ");
+    expect(email).toContain("  ... and 380 more problems (every one is in the full report, rejection.json)");
+    expect(email).toContain(`Full report: s3://${RESULTS}/${out.reportKey.replace("\u202e", "\\u202e")}`);
+    expect(email).toContain("many\\u202egnp.h5");
+    expect(email).toContain('unknown field "field-000-\\u202egnp.exe\\u001b[2J\\u000d\\u000a-xxx');
+    expect(email).not.toMatch(RAW_UNSAFE);
+    const details = JSON.parse(message.sqs);
+    expect(details).toMatchObject({ problemCount: 400 });
+    expect(details.problems).toHaveLength(20);
+    expect(published[0].Subject).toBe("ptyxrf: rejected many\\u202egnp.h5 (400 problems)");
+
+    const bytes = Buffer.from(await getBytes(env, RESULTS, out.reportKey)).toString("utf8");
+    expect(bytes).not.toMatch(RAW_UNSAFE);
+    const report = JSON.parse(bytes);
+    expect(report.problems).toHaveLength(400);
+    expect(report.scan.key).toBe("incoming/lee/many\u202egnp.h5"); // machine fields exact (escaped in the bytes only)
+    expect(report.problems[0].message).toContain("\\u202egnp.exe\\u001b[2J");
+    expect(report.problems[0].message).not.toMatch(RAW_UNSAFE);
   });
 });
