@@ -65,4 +65,12 @@ describe("correlation.mask is read before the run, and only from a regular file 
     expect(Array.from(readLocalMask(file("small.bin")))).toEqual(Array(100).fill(7));
     expect(() => readLocalMask(file("small.bin"), 99)).toThrow(ConfigError);
   });
+
+  it("ptyxrf submit: a mask path is refused before anything is uploaded (the service reads masks from beside the scan)", async () => {
+    const cfg = file("cfg-submit.json");
+    fs.writeFileSync(cfg, JSON.stringify({ correlation: { mask: "/dev/zero" } }));
+    const r = await cli("submit", file("scan.h5"), "--config", cfg, "--profile", "local");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^ptyxrf submit: invalid config: "correlation\.mask" must name a PNG in the scan's own folder, as a key relative to it .* not a path on the worker; got "\/dev\/zero"/);
+  });
 });
