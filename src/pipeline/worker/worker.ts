@@ -265,39 +265,30 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
     await writeProgress({ state: "running", iteration: resumedFrom, resumedFrom });
     log.log("info", "solving", { ...fields, from: resumedFrom, to: total });
     t = now();
-    let solved: Awaited<ReturnType<typeof solve>>;
-    try {
-      solved = await solve(prepared, job.config, (record: IterationRecord) => {
-        const it = record.iteration;
-        if (it === total || it - lastLogged >= Math.max(1, Math.floor(total / 10))) {
-          lastLogged = it;
-          log.log("info", "iteration", { ...fields, iteration: it, of: total, losses: record.losses, ...(record.errors ? { errors: record.errors } : {}), time_s: record.time_s });
+    const { reconstruction, errors } = await solve(prepared, job.config, (record: IterationRecord) => {
+      const it = record.iteration;
+      if (it === total || it - lastLogged >= Math.max(1, Math.floor(total / 10))) {
+        lastLogged = it;
+        log.log("info", "iteration", { ...fields, iteration: it, of: total, losses: record.losses, ...(record.errors ? { errors: record.errors } : {}), time_s: record.time_s });
+      }
+      if (deps.progressMs > 0 && now() - lastProgress >= deps.progressMs) {
+        lastProgress = now();
+        void writeProgress({ iteration: it, losses: record.losses, ...(record.errors ? { errors: record.errors } : {}), time_s: record.time_s });
+      }
+    }, {
+      ...(resume ? { resume } : {}),
+      onCheckpoint: async (iteration, capture) => {
+        if (stop.requested) {
+          await save(capture());
+          await writeProgress({ state: "interrupted", iteration, message: `stopped by ${stop.reason}` }, true);
+          throw new InterruptedError(stop.reason!, lastSaved);
         }
-        if (deps.progressMs > 0 && now() - lastProgress >= deps.progressMs) {
-          lastProgress = now();
-          void writeProgress({ iteration: it, losses: record.losses, ...(record.errors ? { errors: record.errors } : {}), time_s: record.time_s });
+        if (policy.due(iteration, total)) {
+          policy.taken(iteration);
+          void save(capture());
         }
-      }, {
-        ...(resume ? { resume } : {}),
-        onCheckpoint: async (iteration, capture) => {
-          if (stop.requested) {
-            await save(capture());
-            await writeProgress({ state: "interrupted", iteration, message: `stopped by ${stop.reason}` }, true);
-            throw new InterruptedError(stop.reason!, lastSaved);
-          }
-          if (policy.due(iteration, total)) {
-            policy.taken(iteration);
-            void save(capture());
-          }
-        },
-      });
-    } catch (err) {
-      // a diverged run (NaN losses or results) or a config the scan cannot serve: the user's input, exit 2
-      if (err instanceof NonFiniteError) throw new JobInputError([err.message]);
-      if (err instanceof ConfigError) throw new JobInputError(err.problems.map((p) => `config: ${p}`));
-      throw err;
-    }
-    const { reconstruction, errors } = solved;
+      },
+    }).catch(userInput); // a diverged run (NaN) or a config the scan cannot serve: exit 2
     await pending;
     log.log("info", "solved", { ...fields, iterations: total, resumedFrom, ms: now() - t, engine: reconstruction.engine.name, device: reconstruction.engine.device });
 
@@ -348,13 +339,19 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
   }
 }
 
+/** A run that diverged (NaN losses or results) or a config the scan cannot serve is the job's invalid input. */
+function userInput(err: unknown): never {
+  if (err instanceof NonFiniteError) throw new JobInputError([err.message]);
+  if (err instanceof ConfigError) throw new JobInputError(err.problems.map((p) => `config: ${p}`));
+  throw err;
+}
+
 /** A config problem found by the worker is the job's invalid input (error.json, exit 2). */
 function configInput<T>(f: () => T): T {
   try {
     return f();
   } catch (err) {
-    if (err instanceof ConfigError) throw new JobInputError(err.problems.map((p) => `config: ${p}`));
-    throw err;
+    return userInput(err);
   }
 }
 
