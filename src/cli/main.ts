@@ -30,9 +30,12 @@ export const COMMANDS: Command[] = [
   submitCommand, statusCommand, fetchCommand, localCommand, sweepCommand, reprocessCommand,
 ];
 
+/** A line is ended unless it already is, or it is a progress line redrawn in place ("\r" ... ESC[K). */
+const ended = (t: string) => (t.endsWith("\n") || t.endsWith("\x1b[K") ? t : `${t}\n`);
+
 const defaultIo: Io = {
-  out: (t) => process.stdout.write(t.endsWith("\n") ? t : `${t}\n`),
-  err: (t) => process.stderr.write(t.endsWith("\n") ? t : `${t}\n`),
+  out: (t) => process.stdout.write(ended(t)),
+  err: (t) => process.stderr.write(ended(t)),
   isTTY: Boolean(process.stderr.isTTY),
 };
 
