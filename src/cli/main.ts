@@ -1,6 +1,7 @@
 /**
  * The `ptyxrf` command: dispatches to one command module per verb. Exit codes: 0 success, 2 invalid
- * input (bad arguments or an invalid scan), 1 internal failure.
+ * input (bad arguments or an invalid scan, or a run that diverged: solver/finite.ts), 1 internal failure.
+ * Everything written goes through terminalSafe (pipeline/notify/safeText.ts).
  */
 import { version } from "../version.js";
 import { UsageError, type Command, type Io } from "./args.js";
@@ -10,6 +11,7 @@ import { InvalidScanError } from "../pipeline/reconstructRun.js";
 import { RunFolderError } from "../pipeline/runFolder/errors.js";
 import { TruthMismatchError } from "../pipeline/truthMatch.js";
 import { ConfigError } from "../solver/config.js";
+import { NonFiniteError } from "../solver/finite.js";
 import { compareCommand } from "./commands/compare.js";
 import { convertCommand } from "./commands/convert.js";
 import { infoCommand } from "./commands/info.js";
@@ -24,15 +26,19 @@ import { submitCommand } from "./commands/submit.js";
 import { sweepCommand } from "./commands/sweep.js";
 import { reprocessCommand } from "./commands/reprocess.js";
 import { NoLocalStackError, ProfileError } from "../pipeline/local/profile.js";
+import { terminalSafe } from "../pipeline/notify/safeText.js";
 
 export const COMMANDS: Command[] = [
   simulateCommand, validateCommand, infoCommand, reconstructCommand, compareCommand, convertCommand,
   submitCommand, statusCommand, fetchCommand, localCommand, sweepCommand, reprocessCommand,
 ];
 
+/** A line is ended unless it already is, or it is a progress line redrawn in place ("\r" ... ESC[K). */
+const ended = (t: string) => (t.endsWith("\n") || t.endsWith("\x1b[K") ? t : `${t}\n`);
+
 const defaultIo: Io = {
-  out: (t) => process.stdout.write(t.endsWith("\n") ? t : `${t}\n`),
-  err: (t) => process.stderr.write(t.endsWith("\n") ? t : `${t}\n`),
+  out: (t) => process.stdout.write(ended(t)),
+  err: (t) => process.stderr.write(ended(t)),
   isTTY: Boolean(process.stderr.isTTY),
 };
 
@@ -52,7 +58,9 @@ function commandHelp(c: Command): string {
   return `Usage: ${c.usage}\n\n${c.summary[0].toUpperCase()}${c.summary.slice(1)}.\n\n${c.help}${examplesBlock(c.name)}`;
 }
 
-export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+export async function main(argv: string[], rawIo: Io = defaultIo): Promise<number> {
+  // names from files, keys and servers reach the terminal: control and bidi characters shown as escapes
+  const io: Io = { out: (t) => rawIo.out(terminalSafe(t)), err: (t) => rawIo.err(terminalSafe(t)), isTTY: rawIo.isTTY };
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
     io.out(topLevelHelp());
@@ -88,7 +96,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
       io.err(`ptyxrf ${cmd.name}: ${err.message}`);
       return err instanceof NoLocalStackError ? 1 : 2;
     }
-    if (err instanceof ConfigError || err instanceof ScanFormatError || err instanceof RunFolderError || err instanceof TruthMismatchError) {
+    if (err instanceof ConfigError || err instanceof ScanFormatError || err instanceof RunFolderError || err instanceof TruthMismatchError || err instanceof NonFiniteError) {
       io.err(`ptyxrf ${cmd.name}: ${err.message}`);
       return 2;
     }

@@ -6,7 +6,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { correlate, labelsFromPng, type Correlation, type CorrelationResult } from "../metrics/correlation.js";
+import { correlate, type Correlation, type CorrelationResult } from "../metrics/correlation.js";
 import { illuminatedMask, illuminationMap } from "../metrics/illumination.js";
 import { esc } from "../report/html/escape.js";
 import { planPreviews, writePreviews } from "../report/previews.js";
@@ -15,8 +15,10 @@ import { phaseAndAmplitude, writeResult } from "../scan/result.js";
 import { AMPLITUDE, elementMapUnit, freeMapUnit, PHASE, PROBE } from "../scan/units.js";
 import { DEFAULT_CONFIG } from "../solver/config.js";
 import type { Errors } from "../solver/evaluate.js";
+import { checkStateFinite } from "../solver/finite.js";
 import type { Reconstruction } from "../solver/reconstruct.js";
 import { version } from "../version.js";
+import type { MaskLabels } from "./correlationMask.js";
 
 export const MANIFEST = "manifest.json";
 export const REPORT = "report.html";
@@ -88,32 +90,20 @@ export function noteScanChecksum(r: Reconstruction, sha256Hex: string): void {
   scanChecksums.set(r, sha256Hex);
 }
 
-/**
- * The user's label image for the correlation analysis (config correlation.mask), or why it is not used: a
- * missing, unreadable or wrongly sized file falls back to the phase segmentation with a warning (the run's
- * results are never lost to an analysis option).
- */
-function userLabels(file: string, width: number, height: number): { labels?: { data: Int32Array; source: string }; warning?: string } {
-  if (!file) return {};
-  try {
-    const img = labelsFromPng(fs.readFileSync(file));
-    if (img.width !== width || img.height !== height) {
-      return { warning: `correlation.mask ${file} is ${img.width} x ${img.height} pixels but the object is ${width} x ${height}: segmented the phase instead` };
-    }
-    return { labels: { data: img.data, source: file } };
-  } catch (err) {
-    return { warning: `correlation.mask ${file} could not be read as a PNG label image (${(err as Error).message}): segmented the phase instead` };
-  }
-}
-
 export function configHash(config: unknown): string {
   return crypto.createHash("sha256").update(JSON.stringify(config)).digest("hex").slice(0, 16);
 }
 
 /** Writes every output of a finished reconstruction into `dir`; returns the file names, manifest last. */
 export async function writeRunOutputs(
-  dir: string, r: Reconstruction, info: { scan: string; truth: string | null; errors: Errors | null; scanSha256?: string | null },
+  dir: string, r: Reconstruction,
+  info: {
+    scan: string; truth: string | null; errors: Errors | null; scanSha256?: string | null;
+    /** The label image of config correlation.mask, read before the run (correlationMask.ts): never read here. */
+    correlationLabels?: MaskLabels;
+  },
 ): Promise<{ files: string[]; metrics: RunMetrics }> {
+  checkStateFinite(r); // no file, and never a manifest, over NaN results
   fs.mkdirSync(dir, { recursive: true });
   fs.rmSync(path.join(dir, MANIFEST), { force: true }); // a rerun into the same folder is incomplete until it ends
   const { height: H, width: W, pixelSize } = r.geometry;
@@ -133,7 +123,8 @@ export async function writeRunOutputs(
   const hasPhase = r.config.mode !== "xrf";
   let correlation: CorrelationResult | null = null;
   if (hasPhase) {
-    const user = userLabels(r.config.correlation?.mask ?? "", W, H);
+    const maskName = r.config.correlation?.mask ?? "";
+    const user: MaskLabels = info.correlationLabels ?? (maskName ? { warning: `correlation.mask ${maskName} was not read before the run: segmented the phase instead` } : {});
     correlation = correlate({
       phase, width: W, height: H, elements: maps ?? {}, pixelSize_m: pixelSize, mask,
       minRegionPixels: r.config.correlation?.minRegionPixels ?? DEFAULT_CONFIG.correlation.minRegionPixels,

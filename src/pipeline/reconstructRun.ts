@@ -12,9 +12,11 @@ import { hostLimits } from "../scan/limits.js";
 import { validateScan, type ValidationReport } from "../scan/validate.js";
 import { resolveConfig, type SolverConfig } from "../solver/config.js";
 import { errorRecord, makeEvaluator, type Errors, type Evaluator } from "../solver/evaluate.js";
-import { loadScan, type LoadedScan } from "../solver/problem.js";
+import { checkRecordFinite, checkStateFinite } from "../solver/finite.js";
+import { loadScan, ScanDataError, scanGeometry, type LoadedScan } from "../solver/problem.js";
 import { reconstruct, type IterationRecord, type Reconstruction, type ReconstructOptions } from "../solver/reconstruct.js";
 import type { CheckpointCadence } from "./checkpoint/policy.js";
+import { decodeMask, pngSize, readLocalMask } from "./correlationMask.js";
 import { fileSha256, noteScanChecksum, writeRunOutputs, type RunMetrics } from "./outputs.js";
 import { localCheckpoints } from "./runFolder/checkpoints.js";
 import { RunFolder } from "./runFolder/folder.js";
@@ -56,7 +58,14 @@ export async function prepare(scanPath: string, truthPath?: string): Promise<Pre
   checksum.catch(() => undefined); // awaited below; an invalid scan must not leave an unhandled rejection
   const report = await validateScan(scanPath, hostLimits(hostMemoryBytes()));
   if (!report.ok) throw new InvalidScanError(report);
-  const scan = await loadScan(scanPath);
+  let scan: LoadedScan;
+  try {
+    scan = await loadScan(scanPath);
+  } catch (err) {
+    // every frame is checked as it loads: what the validator's sample missed is an invalid scan all the same
+    if (err instanceof ScanDataError) throw new InvalidScanError({ ...report, ok: false, errors: [...report.errors, ...err.problems] });
+    throw err;
+  }
   const truth = truthPath ? await readTruth(truthPath) : null;
   if (truth) checkTruthMatchesScan(scan, truth, truthPath!);
   return { scan, truth, scanSha256: await checksum };
@@ -69,6 +78,7 @@ export interface SolveResult {
 
 /**
  * Reconstructs a prepared scan; `onIteration` sees each record (with errors when a truth is known).
+ * A loss, weight or result that is not finite ends the run with NonFiniteError (solver/finite.ts).
  * `checkpoints`: resume from a snapshot and/or capture snapshots (the cloud worker's checkpoints).
  */
 export async function solve(
@@ -86,6 +96,7 @@ export async function solve(
       ...(grid ? { grid } : {}),
       ...checkpoints,
       onIteration: (record, state, geometry) => {
+        checkRecordFinite(record); // stop at the first NaN, not after the remaining iterations
         if (truth) {
           evaluator ??= makeEvaluator(truth, geometry.windows);
           record.errors = errorRecord(evaluator(state, scan.header.xrf.elements.map((e) => e.symbol), config.mode));
@@ -93,6 +104,7 @@ export async function solve(
         onIteration?.(record, config.iterations);
       },
     });
+    checkStateFinite(reconstruction);
     const errors = truth ? makeEvaluator(truth, reconstruction.geometry.windows)(reconstruction, reconstruction.elements, config.mode) : null;
     if (prepared.scanSha256) noteScanChecksum(reconstruction, prepared.scanSha256);
     return { reconstruction, errors };
@@ -121,18 +133,34 @@ export interface RunOptions {
   onNote?: (text: string) => void;
 }
 
+/** The object grid a run of `prepared` will have (the truth's when there is one): known before the solve. */
+export function objectSize(prepared: Prepared, config: SolverConfig): { width: number; height: number } {
+  if (prepared.truth) return { width: prepared.truth.object.width, height: prepared.truth.object.height };
+  const g = scanGeometry(prepared.scan.header, config.subpixel);
+  return { width: g.width, height: g.height };
+}
+
 /**
- * lock outDir -> validate -> load -> reconstruct (checkpointed) -> write outputs (manifest last) in
- * `${outDir}.partial` -> swap it in as outDir (runFolder/folder.ts).
+ * config -> mask file -> lock outDir -> validate -> load -> mask labels -> reconstruct (checkpointed) -> write
+ * outputs (manifest last) in `${outDir}.partial` -> swap it in as outDir (runFolder/folder.ts). The config and
+ * the correlation mask (a local path: correlationMask.ts) are checked before the scan is read, and the mask
+ * decoded before the solve: a bad one fails the run at its start, never after it.
  */
 export async function runReconstruction(o: RunOptions): Promise<{ metrics: RunMetrics; files: string[] }> {
+  const config = resolveConfig(o.config);
+  const maskFile = config.correlation.mask;
+  const maskBytes = maskFile ? readLocalMask(maskFile) : null;
+  if (maskBytes) pngSize(maskBytes, maskFile);
   const folder = RunFolder.open(o.outDir, "ptyxrf reconstruct", o);
   try {
     const prepared = await prepare(o.scanPath, o.truthPath);
+    const correlationLabels = maskBytes ? decodeMask(maskBytes, maskFile, objectSize(prepared, config)) : undefined;
     const scanLabel = o.scanLabel ?? o.scanPath;
     const checkpoints = await localCheckpoints(folder, prepared.scanSha256!, o.config, { ...o, scanLabel });
     const { reconstruction, errors } = await solve(prepared, o.config, checkpoints.onIteration, checkpoints);
-    const out = await writeRunOutputs(folder.staging, reconstruction, { scan: scanLabel, truth: o.truthPath ?? null, errors });
+    const out = await writeRunOutputs(folder.staging, reconstruction, {
+      scan: scanLabel, truth: o.truthPath ?? null, errors, ...(correlationLabels ? { correlationLabels } : {}),
+    });
     folder.commit();
     return out;
   } catch (err) {

@@ -151,6 +151,79 @@ const ONE_OF: Record<string, readonly string[]> = {
   "probe.init": ["auto", "file", "mean-diffraction"],
 };
 
+/**
+ * The range of every numeric option: each has an upper bound, so that no config (an upload's sidecar
+ * included) can ask a worker for unbounded work or memory, or carry Infinity (JSON's 1e999) into the solver.
+ */
+interface NumberRule {
+  key: string;
+  lo: number;
+  hi: number;
+  loOpen?: boolean;
+  hiOpen?: boolean;
+  integer?: boolean;
+  nullable?: boolean;
+}
+
+/** At most 1e6 iterations, epochs or positions anywhere. */
+const MAX_COUNT = 1e6;
+/** Position search: radius / step at most this, so (2 * 32 + 1)^2 = 4225 forward passes per search. */
+export const MAX_SEARCH_STEPS = 32;
+const MAX_MASK_NAME = 1024;
+
+export const NUMBER_RULES: readonly NumberRule[] = [
+  { key: "iterations", lo: 1, hi: MAX_COUNT, integer: true },
+  { key: "threads", lo: 1, hi: 256, integer: true, nullable: true },
+  { key: "seed", lo: 0, hi: 2 ** 32 - 1, integer: true },
+  { key: "noise.switchAfter", lo: 0, hi: MAX_COUNT, integer: true },
+  { key: "noise.switchScale", lo: 0, loOpen: true, hi: 1e3, nullable: true },
+  { key: "atv.ratio", lo: 0, hi: 100 },
+  { key: "atv.p", lo: 0, loOpen: true, hi: 4 },
+  { key: "atv.q", lo: 0, loOpen: true, hi: 4 },
+  { key: "atv.eps", lo: 0, loOpen: true, hi: 1 },
+  { key: "batches.start", lo: 1, hi: MAX_COUNT, integer: true },
+  { key: "batches.factor", lo: 0, loOpen: true, hi: 1e3 },
+  { key: "batches.every", lo: 1, hi: MAX_COUNT, integer: true },
+  { key: "batches.max", lo: 1, hi: MAX_COUNT, integer: true, nullable: true },
+  { key: "plateau.factor", lo: 0, loOpen: true, hi: 1, hiOpen: true },
+  { key: "plateau.patience", lo: 0, hi: MAX_COUNT, integer: true },
+  { key: "plateau.threshold", lo: 0, hi: 1 },
+  { key: "plateau.cooldown", lo: 0, hi: MAX_COUNT, integer: true },
+  { key: "plateau.minScale", lo: 0, hi: 1 },
+  { key: "positions.refineAfter", lo: 0, hi: MAX_COUNT, integer: true },
+  { key: "positions.rate", lo: 0, loOpen: true, hi: 16 },
+  { key: "positions.maxStep", lo: 0, loOpen: true, hi: 16 },
+  { key: "positions.search.radius", lo: 0, hi: 64 },
+  { key: "positions.search.step", lo: 0, loOpen: true, hi: 64 },
+  { key: "positions.search.every", lo: 1, hi: MAX_COUNT, integer: true },
+  { key: "rpie.alpha", lo: 0, hi: 1 },
+  { key: "rpie.beta", lo: 0, hi: 1 },
+  { key: "weights.ptycho", lo: 0, hi: 1e6 },
+  { key: "weights.xrf", lo: 0, hi: 1e6 },
+  { key: "weights.alpha", lo: 0, hi: 10 },
+  { key: "weights.rate", lo: 0, hi: 1 },
+  { key: "rates.maps", lo: 0, hi: 1 },
+  { key: "rates.free", lo: 0, hi: 1 },
+  { key: "rates.object", lo: 0, hi: 1 },
+  { key: "rates.probe", lo: 0, hi: 1 },
+  { key: "adam.beta1", lo: 0, hi: 1, hiOpen: true },
+  { key: "adam.beta2", lo: 0, hi: 1, hiOpen: true },
+  { key: "finalRateFraction", lo: 0, loOpen: true, hi: 1 },
+  { key: "probe.refineAfter", lo: 0, hi: MAX_COUNT, integer: true },
+  { key: "probe.modes", lo: 1, hi: 8, integer: true },
+  { key: "correlation.minRegionPixels", lo: 1, hi: 1e9, integer: true },
+];
+
+function bound(x: number): string {
+  return x >= 1e5 && Number.isInteger(Math.log10(x)) ? `1e${Math.log10(x)}` : String(x);
+}
+
+function valueAt(c: SolverConfig, key: string): unknown {
+  let v: unknown = c;
+  for (const part of key.split(".")) v = (v as Record<string, unknown>)?.[part];
+  return v;
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -189,30 +262,21 @@ export function resolveConfig(input: unknown = {}): SolverConfig {
   merge(out, input, "");
   const c = out as unknown as SolverConfig;
   const check = (ok: boolean, msg: string) => { if (!ok) problems.push(msg); };
-  check(Number.isInteger(c.iterations) && c.iterations >= 1 && c.iterations <= 1e6, `"iterations" must be an integer in [1, 1e6], got ${c.iterations}`);
-  check(c.threads === null || (Number.isInteger(c.threads) && c.threads >= 1 && c.threads <= 256), `"threads" must be null or an integer in [1, 256], got ${c.threads}`);
-  check(Number.isInteger(c.seed) && c.seed >= 0, `"seed" must be a non-negative integer, got ${c.seed}`);
-  for (const [k, v] of Object.entries(c.rates)) check(v >= 0 && v <= 1, `"rates.${k}" must be in [0, 1], got ${v}`);
-  check(c.adam.beta1 >= 0 && c.adam.beta1 < 1 && c.adam.beta2 >= 0 && c.adam.beta2 < 1, `"adam.beta1" and "adam.beta2" must be in [0, 1)`);
-  check(c.finalRateFraction > 0 && c.finalRateFraction <= 1, `"finalRateFraction" must be in (0, 1], got ${c.finalRateFraction}`);
-  check(c.weights.ptycho >= 0 && c.weights.xrf >= 0 && c.weights.ptycho + c.weights.xrf > 0, `"weights.ptycho" and "weights.xrf" must be >= 0 and not both 0`);
-  check(c.weights.alpha >= 0 && c.weights.alpha <= 10, `"weights.alpha" must be in [0, 10], got ${c.weights.alpha}`);
-  check(c.weights.rate >= 0 && c.weights.rate <= 1, `"weights.rate" must be in [0, 1], got ${c.weights.rate}`);
-  check(Number.isInteger(c.probe.refineAfter) && c.probe.refineAfter >= 0, `"probe.refineAfter" must be a non-negative integer, got ${c.probe.refineAfter}`);
-  check(Number.isInteger(c.noise.switchAfter) && c.noise.switchAfter >= 0, `"noise.switchAfter" must be a non-negative integer, got ${c.noise.switchAfter}`);
-  check(c.noise.switchScale === null || c.noise.switchScale > 0, `"noise.switchScale" must be null or > 0, got ${c.noise.switchScale}`);
-  check(c.atv.ratio >= 0 && c.atv.p > 0 && c.atv.q > 0 && c.atv.eps > 0, `"atv.ratio" must be >= 0 and "atv.p", "atv.q", "atv.eps" > 0`);
-  check(Number.isInteger(c.batches.start) && c.batches.start >= 1, `"batches.start" must be an integer >= 1, got ${c.batches.start}`);
-  check(c.batches.factor > 0 && Number.isInteger(c.batches.every) && c.batches.every >= 1, `"batches.factor" must be > 0 and "batches.every" an integer >= 1`);
-  check(c.batches.max === null || (Number.isInteger(c.batches.max) && c.batches.max >= 1), `"batches.max" must be null or an integer >= 1, got ${c.batches.max}`);
-  check(c.plateau.factor > 0 && c.plateau.factor < 1 && Number.isInteger(c.plateau.patience) && c.plateau.patience >= 0, `"plateau.factor" must be in (0, 1) and "plateau.patience" a non-negative integer`);
-  check(c.plateau.minScale >= 0 && c.plateau.minScale <= 1 && c.plateau.threshold >= 0 && c.plateau.cooldown >= 0, `"plateau.minScale" must be in [0, 1], "plateau.threshold" and "plateau.cooldown" >= 0`);
-  check(Number.isInteger(c.positions.refineAfter) && c.positions.refineAfter >= 0 && c.positions.rate > 0 && c.positions.maxStep > 0, `"positions.refineAfter" must be a non-negative integer, "positions.rate" and "positions.maxStep" > 0`);
-  check(c.positions.search.radius >= 0 && c.positions.search.step > 0 && Number.isInteger(c.positions.search.every) && c.positions.search.every >= 1, `"positions.search.radius" must be >= 0, "positions.search.step" > 0 and "positions.search.every" an integer >= 1`);
+  for (const rule of NUMBER_RULES) {
+    const v = valueAt(c, rule.key);
+    if (v === null && rule.nullable) continue;
+    if (typeof v !== "number") continue; // a wrong type is reported by the merge
+    const ok = (rule.integer ? Number.isInteger(v) : Number.isFinite(v))
+      && (rule.loOpen ? v > rule.lo : v >= rule.lo) && (rule.hiOpen ? v < rule.hi : v <= rule.hi);
+    check(ok, `"${rule.key}" must be ${rule.nullable ? "null or " : ""}${rule.integer ? "an integer " : ""}in ${rule.loOpen ? "(" : "["}${bound(rule.lo)}, ${bound(rule.hi)}${rule.hiOpen ? ")" : "]"}, got ${v}`);
+  }
+  check(c.weights.ptycho + c.weights.xrf > 0, `"weights.ptycho" and "weights.xrf" must not both be 0`);
+  const { radius, step } = c.positions.search;
+  if (radius > 0 && radius <= 64 && step > 0 && step <= 64) {
+    check(radius / step <= MAX_SEARCH_STEPS, `"positions.search.radius" / "positions.search.step" must be at most ${MAX_SEARCH_STEPS} (each search costs (2 floor(radius / step) + 1)^2 forward passes, at most ${(2 * MAX_SEARCH_STEPS + 1) ** 2}), got ${radius} / ${step}`);
+  }
   check(["adam", "gradient"].includes(c.positions.method), `"positions.method" must be "adam" or "gradient", got ${JSON.stringify(c.positions.method)}`);
-  check(Number.isInteger(c.probe.modes) && c.probe.modes >= 1 && c.probe.modes <= 8, `"probe.modes" must be an integer in [1, 8], got ${c.probe.modes}`);
-  check(c.rpie.alpha >= 0 && c.rpie.alpha <= 1 && c.rpie.beta >= 0 && c.rpie.beta <= 1, `"rpie.alpha" and "rpie.beta" must be in [0, 1]`);
-  check(Number.isInteger(c.correlation.minRegionPixels) && c.correlation.minRegionPixels >= 1, `"correlation.minRegionPixels" must be an integer >= 1, got ${c.correlation.minRegionPixels}`);
+  check(c.correlation.mask.length <= MAX_MASK_NAME, `"correlation.mask" must be at most ${MAX_MASK_NAME} characters, got ${c.correlation.mask.length}`);
   if (problems.length) throw new ConfigError(problems);
   return c;
 }

@@ -8,9 +8,11 @@ import type { RunStatus, ServiceClient } from "../../pipeline/local/client.js";
 import { followRun, FollowTimeout, progressLine, runSummary } from "../../pipeline/local/follow.js";
 import { followNotifications } from "../../pipeline/local/notifications.js";
 import { localPaths } from "../../pipeline/local/layout.js";
-import { resolveConfig } from "../../solver/config.js";
+import { ConfigError, resolveConfig } from "../../solver/config.js";
+import { maskKeyProblem } from "../../pipeline/maskKey.js";
 import { numberOption, parse, UsageError, type Command, type Io } from "../args.js";
 import { formatBytes } from "../format.js";
+import { terminalSafe } from "../../pipeline/notify/safeText.js";
 import { openClient, PROFILE_HELP, PROFILE_OPTIONS, userOf } from "./local.js";
 
 export const submitCommand: Command = {
@@ -55,7 +57,10 @@ the upload was rejected or the worker found the input invalid), 1 failure.`,
       } catch (err) {
         throw new UsageError(`--config ${v.config} is not JSON: ${(err as Error).message}`, "submit");
       }
-      resolveConfig(config); // every problem at once, before anything is uploaded (ConfigError: exit 2)
+      const resolved = resolveConfig(config); // every problem at once, before anything is uploaded (ConfigError: exit 2)
+      // the service reads a correlation mask from beside the scan, never from a path (pipeline/maskKey.ts)
+      const maskProblem = resolved.correlation.mask ? maskKeyProblem(resolved.correlation.mask) : null;
+      if (maskProblem) throw new ConfigError([maskProblem]);
     }
     const { client, stack } = await openClient("submit", v, io, Boolean(v.wait));
     try {
@@ -85,7 +90,7 @@ export interface SubmitRun {
 }
 
 /** Redrawn lines go straight to the terminal (io.err ends every text with a newline). */
-const tty = (text: string) => process.stderr.write(text);
+const tty = (text: string) => process.stderr.write(terminalSafe(text));
 
 function uploadBar(io: Io, label: string): (done: number, total: number) => void {
   const t0 = performance.now();

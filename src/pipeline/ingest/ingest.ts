@@ -22,7 +22,7 @@ import type { JobSubmitter } from "../submit/submitter.js";
 import type { UploadEvent } from "./events.js";
 import { DEFAULT_LAYOUT, ignoreReason, parseUploadKey, REJECTION_REPORT, resultPrefix, type Layout } from "./keys.js";
 import { errorFields, type Logger } from "./log.js";
-import { rejectionLinks, rejectionNotification, submittedNotification, type ProblemSource, type RejectionReport } from "./messages.js";
+import { rejectionLinks, rejectionNotification, safeProblem, submittedNotification, type ProblemSource, type RejectionReport } from "./messages.js";
 import { CONFIG_METADATA_KEY, loadUploadConfig } from "./uploadConfig.js";
 
 /** A failure worth retrying later (the message returns to the queue). */
@@ -150,11 +150,12 @@ export async function ingestUpload(ev: UploadEvent, deps: IngestDeps): Promise<I
       bytesFetched: source.stats.bytesFetched, requests: source.stats.requests, ms: now() - t0,
     });
 
+    // for people: control and bidi characters from keys, names and config text escaped (rejection.json included)
     const problems: RejectionReport["problems"] = [
       ...(keyProblem ? [{ ...keyProblem, source: "upload" as ProblemSource }] : []),
       ...cfg.problems.map((p) => ({ ...p, source: "config" as ProblemSource })),
       ...report.errors.map((p) => ({ ...p, source: "scan" as ProblemSource })),
-    ];
+    ].map(safeProblem);
     const scanUri = `s3://${head.bucket}/${head.key}`;
     const resultUri = `s3://${settings.resultsBucket}/${prefix}`;
 
@@ -166,7 +167,7 @@ export async function ingestUpload(ev: UploadEvent, deps: IngestDeps): Promise<I
         scan: { uri: scanUri, bucket: head.bucket, key: head.key, etag: head.etag, size: head.size, ...(head.versionId ? { versionId: head.versionId } : {}) },
         user: upload.user, uploadId: id, resultPrefix: resultUri, rejectedAt: new Date(now()).toISOString(),
         summary: `${problems.length} problem${problems.length === 1 ? "" : "s"} (${counts.map(([s, n]) => `${s}: ${n}`).join(", ")})`,
-        problems, warnings: report.warnings, config: { source: cfg.source, origin: cfg.origin }, read: report.read,
+        problems, warnings: report.warnings.map(safeProblem), config: { source: cfg.source, origin: cfg.origin }, read: report.read,
       };
       await deps.objects.putJson(settings.resultsBucket, reportKey, rejection);
       const message = rejectionNotification(rejection, `s3://${settings.resultsBucket}/${reportKey}`, await rejectionLinks(deps.objects, settings.resultsBucket, reportKey));

@@ -2,6 +2,7 @@
 import type { Problem, ValidationReport } from "../../scan/validate.js";
 import { linkExpiryFromEnv, linkFields, linkLines, linkOutcome, presignGet, type LinkOutcome, type RejectionLinks } from "../notify/links.js";
 import type { Notification } from "../notify/notifier.js";
+import { clip, safeText } from "../notify/safeText.js";
 import { S3ObjectStore, type ObjectStore } from "../storage/objectStore.js";
 import type { UploadConfig } from "./uploadConfig.js";
 
@@ -29,12 +30,40 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
+/** Problems and warnings listed in a message (all of them are in rejection.json). */
+export const LISTED_PROBLEMS = 20;
+/** Characters of one problem's line in a message. */
+const LINE_CHARS = 400;
+/** Characters of one field of a problem in a message's JSON details. */
+const FIELD_CHARS = 300;
+
+function line(p: Problem): string {
+  return clip(`[${safeText(p.code)}] ${safeText(p.message)}`, LINE_CHARS);
+}
+
+function moreLine(total: number, listed: number, what: string): string[] {
+  return total > listed ? [`  ... and ${total - listed} more ${what} (every one is in the full report, rejection.json)`] : [];
+}
+
 function numbered(problems: Problem[]): string {
-  return problems.map((p, i) => `  ${i + 1}. [${p.code}] ${p.message}`).join("\n");
+  const listed = problems.slice(0, LISTED_PROBLEMS);
+  return [...listed.map((p, i) => `  ${i + 1}. ${line(p)}`), ...moreLine(problems.length, listed.length, "problems")].join("\n");
 }
 
 function warningLines(warnings: Problem[]): string {
-  return warnings.length ? `\nWarnings (the scan is usable, but look at these):\n${warnings.map((w) => `  - [${w.code}] ${w.message}`).join("\n")}\n` : "";
+  if (!warnings.length) return "";
+  const listed = warnings.slice(0, LISTED_PROBLEMS);
+  return `\nWarnings (the scan is usable, but look at these):\n${[...listed.map((w) => `  - ${line(w)}`), ...moreLine(warnings.length, listed.length, "warnings")].join("\n")}\n`;
+}
+
+/** A problem's fields for people reading rejection.json: control and bidi characters escaped (safeText.ts). */
+export function safeProblem<P extends Problem>(p: P): P {
+  return { ...p, expected: safeText(p.expected), found: safeText(p.found), message: safeText(p.message) };
+}
+
+/** The first problems' fields, each clipped, for a message's JSON details. */
+function detailProblems<P extends Problem>(problems: P[], fields: (p: P) => Record<string, string>): Record<string, string>[] {
+  return problems.slice(0, LISTED_PROBLEMS).map((p) => Object.fromEntries(Object.entries(fields(p)).map(([k, v]) => [k, clip(safeText(v), FIELD_CHARS)])));
 }
 
 /**
@@ -50,14 +79,19 @@ export async function rejectionLinks(objects: ObjectStore, bucket: string, key: 
   });
 }
 
+/**
+ * The rejection message: the first LISTED_PROBLEMS problems (and warnings), "... and K more", and the link
+ * to rejection.json, which holds every one. User-controlled text (the key, dataset and element names in
+ * the problems) is escaped; with the notifier's own cap the message always fits SNS's 256 KiB.
+ */
 export function rejectionNotification(report: RejectionReport, reportUri: string, links?: LinkOutcome<RejectionLinks>): Notification {
-  const name = report.scan.key.split("/").pop() ?? report.scan.key;
+  const name = safeText(report.scan.key.split("/").pop() ?? report.scan.key);
   const text = [
-    `Your upload ${report.scan.uri}${report.scan.versionId ? ` (version ${report.scan.versionId})` : ""} was not accepted: ${report.summary}.`,
+    `Your upload ${safeText(report.scan.uri)}${report.scan.versionId ? ` (version ${safeText(report.scan.versionId)})` : ""} was not accepted: ${report.summary}.`,
     "",
     numbered(report.problems),
     warningLines(report.warnings),
-    `Full report: ${reportUri}`,
+    `Full report: ${safeText(reportUri)}`,
     ...linkLines(links, (l) => [["rejection.json", l.report, ""]]).slice(1),
     "The uploaded file is unchanged. Fix the problems and upload again.",
   ].join("\n");
@@ -68,8 +102,9 @@ export function rejectionNotification(report: RejectionReport, reportUri: string
     text,
     details: {
       scan: report.scan.uri, versionId: report.scan.versionId ?? null, report: reportUri, ...linkFields(links),
-      problems: report.problems.map(({ source, code, path, expected, found }) => ({ source, code, path, expected, found })),
-      warnings: report.warnings.map(({ code, path, expected, found }) => ({ code, path, expected, found })),
+      problemCount: report.problems.length, warningCount: report.warnings.length,
+      problems: detailProblems(report.problems, ({ source, code, path, expected, found }) => ({ source, code, path, expected, found })),
+      warnings: detailProblems(report.warnings, ({ code, path, expected, found }) => ({ code, path, expected, found })),
     },
   };
 }
@@ -78,14 +113,14 @@ export function submittedNotification(args: {
   user: string; scanUri: string; versionId?: string; jobId: string; jobName: string; resultPrefix: string;
   config: UploadConfig; warnings: Problem[];
 }): Notification {
-  const name = args.scanUri.split("/").pop() ?? args.scanUri;
+  const name = safeText(args.scanUri.split("/").pop() ?? args.scanUri);
   const text = [
-    `Your upload ${args.scanUri}${args.versionId ? ` (version ${args.versionId})` : ""} is valid and was submitted for reconstruction.`,
+    `Your upload ${safeText(args.scanUri)}${args.versionId ? ` (version ${safeText(args.versionId)})` : ""} is valid and was submitted for reconstruction.`,
     "",
     `  job id       ${args.jobId}`,
-    `  job name     ${args.jobName}`,
-    `  config       ${args.config.source === "defaults" ? "solver defaults" : `${args.config.source}: ${args.config.origin}`}`,
-    `  results      ${args.resultPrefix} (complete when manifest.json appears)`,
+    `  job name     ${safeText(args.jobName)}`,
+    `  config       ${args.config.source === "defaults" ? "solver defaults" : `${args.config.source}: ${safeText(args.config.origin ?? "")}`}`,
+    `  results      ${safeText(args.resultPrefix)} (complete when manifest.json appears)`,
     warningLines(args.warnings),
     "You will get another message when the job finishes.",
   ].join("\n");
@@ -96,7 +131,8 @@ export function submittedNotification(args: {
     text,
     details: {
       scan: args.scanUri, versionId: args.versionId ?? null, jobId: args.jobId, jobName: args.jobName, resultPrefix: args.resultPrefix,
-      configSource: args.config.source, warnings: args.warnings.map(({ code, path, expected, found }) => ({ code, path, expected, found })),
+      configSource: args.config.source, warningCount: args.warnings.length,
+      warnings: detailProblems(args.warnings, ({ code, path, expected, found }) => ({ code, path, expected, found })),
     },
   };
 }

@@ -5,12 +5,14 @@
  *   - object metadata on the scan: `x-amz-meta-ptyxrf-config: {"iterations": 500}`
  *     (`aws s3 cp run-17.h5 s3://.../incoming/alice/ --metadata '{"ptyxrf-config":"{\"iterations\":500}"}'`).
  * Both at once is ambiguous and rejected. Either is validated with the solver's own schema (resolveConfig):
- * every invalid field is reported. Absent both, the solver's defaults apply.
+ * every invalid field is reported. Absent both, the solver's defaults apply. A correlation mask must be a
+ * PNG uploaded beside the scan, named by its key relative to the scan's folder (checkMask).
  */
 import crypto from "node:crypto";
 import { ConfigError, resolveConfig, type SolverConfig } from "../../solver/config.js";
 import type { Problem } from "../../scan/validate.js";
 import type { ObjectHead, ObjectStore } from "../storage/objectStore.js";
+import { MAX_MASK_BYTES, maskKey, maskKeyProblem } from "../maskKey.js";
 import { problem, sidecarKey } from "./keys.js";
 
 export const CONFIG_METADATA_KEY = "ptyxrf-config";
@@ -60,7 +62,40 @@ function fromText(text: string, where: string, source: UploadConfig["source"]): 
   }
 }
 
+/**
+ * The config's correlation mask, checked at upload: a key relative to the scan's folder (never a path on the
+ * worker, such as /dev/zero), naming an object that exists and is at most MAX_MASK_BYTES. The worker reads it
+ * (capped) and checks it is a PNG before the reconstruction (correlationMask.ts).
+ */
+async function checkMask(store: ObjectStore, head: ObjectHead, cfg: UploadConfig): Promise<UploadConfig> {
+  const mask = cfg.config?.correlation.mask;
+  if (!mask) return cfg;
+  const where = cfg.origin ?? `s3://${head.bucket}/${head.key}`;
+  const folder = `s3://${head.bucket}/${maskKey(head.key, "")}`;
+  const expected = `"correlation.mask": a PNG key relative to the scan's folder ${folder} (e.g. "cells.png" for ${folder}cells.png)`;
+  let found: string | null = null;
+  let hint: string | undefined;
+  if (maskKeyProblem(mask)) {
+    found = `${JSON.stringify(mask)}: not a key relative to the scan's folder (a path on the worker is never read)`;
+    hint = "letters, digits, . _ - and /, no \".\" or \"..\" segments, ending in .png";
+  } else {
+    const object = await store.head(head.bucket, maskKey(head.key, mask));
+    if (!object) {
+      found = `no object ${folder}${mask}`;
+      hint = "upload the label image before the scan";
+    } else if (object.size > MAX_MASK_BYTES) {
+      found = `${folder}${mask} of ${object.size} bytes, more than the ${MAX_MASK_BYTES} a label image may have`;
+    }
+  }
+  if (found === null) return cfg;
+  return { ...cfg, config: null, hash: sha256(`mask:${cfg.hash}:${found}`), problems: [...cfg.problems, problem("config-mask", where, expected, found, hint)] };
+}
+
 export async function loadUploadConfig(store: ObjectStore, head: ObjectHead, maxBytes = MAX_SIDECAR_BYTES): Promise<UploadConfig> {
+  return checkMask(store, head, await readUploadConfig(store, head, maxBytes));
+}
+
+async function readUploadConfig(store: ObjectStore, head: ObjectHead, maxBytes: number): Promise<UploadConfig> {
   const meta = head.metadata[CONFIG_METADATA_KEY];
   const sideKey = sidecarKey(head.key);
   const sideUri = `s3://${head.bucket}/${sideKey}`;

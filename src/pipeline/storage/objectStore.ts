@@ -4,6 +4,7 @@
  * JSON reports under the results prefix.
  */
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { safeJson } from "../notify/safeText.js";
 
 export interface ObjectHead {
   bucket: string;
@@ -88,7 +89,7 @@ export class S3ObjectStore implements ObjectStore {
     await this.client.send(new PutObjectCommand({
       Bucket: bucket,
       Key: key,
-      Body: JSON.stringify(value, null, 2) + "\n",
+      Body: `${safeJson(value, 2)}\n`, // no raw control or bidi characters from keys and names (safeText.ts)
       ContentType: "application/json",
     }));
   }

@@ -3,8 +3,9 @@
  * local job runner, which applies the same rules:
  *
  *   0   done: the run folder is complete (manifest.json written last), or was already complete
- *   2   invalid input: bad arguments or config, a scan that fails validation or cannot be read, a scan
- *       version that no longer exists. Never retried (INVALID_INPUT_EXIT_CODE, as the CLI).
+ *   2   invalid input: bad arguments or config, a scan that fails validation or cannot be read (every
+ *       frame is checked as it loads), a scan version that no longer exists, a run whose losses or results
+ *       became NaN or infinite (no outputs are written). Never retried (INVALID_INPUT_EXIT_CODE, as the CLI).
  *   75  transient failure, retry (EX_TEMPFAIL): S3 still failing after the backoff, a notification that
  *       could not be sent, or a stop request (SIGTERM: Spot reclaim, scale-in) after the final checkpoint.
  *       The next attempt resumes from the checkpoint.

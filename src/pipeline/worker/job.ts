@@ -14,6 +14,7 @@
 import { parseArgs } from "node:util";
 import { isEngineName } from "../../engine/index.js";
 import { ConfigError, resolveConfig, type SolverConfig } from "../../solver/config.js";
+import { maskKeyProblem } from "../maskKey.js";
 import { parseS3Uri, type S3Location } from "./transfer.js";
 
 export interface WorkerJob {
@@ -155,6 +156,9 @@ export function parseWorkerJob(argv: string[], env: NodeJS.ProcessEnv = process.
   } else {
     problems.push("--config must be a JSON object");
   }
+  // the correlation mask of a cloud run is a key beside the scan, never a path on the worker (correlationMask.ts)
+  const maskProblem = config?.correlation.mask ? maskKeyProblem(config.correlation.mask) : null;
+  if (maskProblem) problems.push(`config: ${maskProblem}`);
   if (problems.length) throw new JobInputError(problems);
 
   const attempt = Number(env.AWS_BATCH_JOB_ATTEMPT ?? "1");

@@ -28,6 +28,7 @@ import { ScanFormatError } from "../../scan/read.js";
 import { makeS3Client } from "../../scan/s3Client.js";
 import type { S3ClientSettings } from "../../scan/s3Source.js";
 import { ConfigError } from "../../solver/config.js";
+import { NonFiniteError } from "../../solver/finite.js";
 import { cadenceFromEnv } from "../checkpoint/policy.js";
 import { consoleLogger, errorFields, type Logger } from "../ingest/log.js";
 import { JsonLinesNotifier } from "../local/notifications.js";
@@ -218,7 +219,7 @@ async function aggregateMain(prefix: string, transfer: S3Transfer, env: NodeJS.P
 
 export function exitCodeFor(err: unknown, log: Logger): number {
   if (err instanceof InterruptedError) return EXIT.retryable;
-  if (err instanceof JobInputError || err instanceof ConfigError || err instanceof ScanFormatError) {
+  if (err instanceof JobInputError || err instanceof ConfigError || err instanceof ScanFormatError || err instanceof NonFiniteError) {
     if (!(err instanceof JobInputError)) log.log("error", "invalid input", errorFields(err));
     return EXIT.invalidInput;
   }

@@ -357,6 +357,47 @@ export class S3Transfer {
     }
   }
 
+  /**
+   * At most the first `maxBytes + 1` bytes of an object (one ranged GET) and its full size, or null when it
+   * does not exist: a caller that caps what it accepts never downloads more than that.
+   */
+  async getBytesUpTo(loc: S3Location, maxBytes: number, timeoutMs = 30_000): Promise<{ bytes: Uint8Array; size: number } | null> {
+    try {
+      return await this.again(`GET ${s3UriOf(loc)}`, async () => {
+        const abortSignal = AbortSignal.timeout(timeoutMs);
+        let r;
+        try {
+          r = await this.client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range: `bytes=0-${maxBytes}` }), { abortSignal });
+        } catch (err) {
+          if (httpStatus(err) === 416) return { bytes: new Uint8Array(), size: 0 }; // an empty object has no byte 0
+          throw err;
+        }
+        const body = r.Body as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+        // read at most maxBytes + 1 bytes even from a server that ignores the range
+        const readCapped = async () => {
+          const chunks: Uint8Array[] = [];
+          let got = 0;
+          if (body) {
+            for await (const chunk of body) {
+              chunks.push(chunk);
+              got += chunk.length;
+              if (got > maxBytes) break;
+            }
+          }
+          body?.destroy?.();
+          return Buffer.concat(chunks).subarray(0, maxBytes + 1);
+        };
+        const bytes = await withTimeout(readCapped(), abortSignal, () => body?.destroy?.());
+        const total = /\/(\d+)$/.exec(r.ContentRange ?? "")?.[1];
+        const size = total !== undefined ? Number(total) : r.ContentLength !== undefined && !r.ContentRange ? r.ContentLength : bytes.length;
+        return { bytes: new Uint8Array(bytes), size };
+      });
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
+    }
+  }
+
   async getJson<T = unknown>(loc: S3Location, timeoutMs = 10_000): Promise<T | null> {
     const bytes = await this.getBytes(loc, timeoutMs);
     return bytes ? (JSON.parse(Buffer.from(bytes).toString("utf8")) as T) : null;

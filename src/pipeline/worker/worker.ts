@@ -2,11 +2,13 @@
  * The reconstruction worker: one Batch job (or one local job) from scan to notification.
  *
  *   1. the run folder already has manifest.json: done before (a retry after the end), re-notify, exit 0
- *   2. stream the scan (pinned to its version or ETag) and the optional ground truth to local scratch
- *   3. validate and load (an invalid scan: error.json in the run folder, exit 2)
+ *   2. stream the scan (pinned to its version or ETag) and the optional ground truth to local scratch; read
+ *      the correlation mask (a PNG key beside the scan, size-capped: correlationMask.ts)
+ *   3. validate and load, every frame checked as it loads (an invalid scan: error.json in the run folder, exit 2)
  *   4. look for a checkpoint of this very run (same scan version, config and truth) and resume from it
  *   5. reconstruct; a checkpoint every N iterations or M minutes (uploaded in the background while the
- *      solver goes on); progress.json in the run folder every few seconds
+ *      solver goes on); progress.json in the run folder every few seconds. A loss or result that is not
+ *      finite ends the run there (error.json, exit 2, no outputs: solver/finite.ts)
  *   6. write result.h5, metrics.json and the previews locally, upload them (multipart when large,
  *      retried with backoff), then manifest.json LAST: a folder without it is an incomplete run
  *   7. delete the checkpoint, publish the completion notification with the summary and links
@@ -17,7 +19,10 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { ScanFormatError } from "../../scan/read.js";
 import { readTruth } from "../../scan/truth.js";
+import { ConfigError } from "../../solver/config.js";
+import { NonFiniteError } from "../../solver/finite.js";
 import type { IterationRecord, SolverSnapshot } from "../../solver/reconstruct.js";
 import { CheckpointPolicy, type CheckpointCadence } from "../checkpoint/policy.js";
 import { encodeCheckpoint, sameIdentity, type CheckpointIdentity } from "../checkpoint/format.js";
@@ -26,11 +31,12 @@ import { errorFields, type Logger } from "../ingest/log.js";
 import { configHash, MANIFEST, writeRunOutputs, type RunMetrics } from "../outputs.js";
 import { WORKER_ERROR_FILE } from "../notify/batchEvents.js";
 import type { Notifier } from "../notify/notifier.js";
-import { InvalidScanError, prepare, solve } from "../reconstructRun.js";
+import { decodeMask, MAX_MASK_BYTES, maskKey, maskKeyProblem, pngSize } from "../correlationMask.js";
+import { InvalidScanError, objectSize, prepare, solve } from "../reconstructRun.js";
 import { checkTruthMatchesScan } from "../truthMatch.js";
 import { JobInputError, type WorkerJob } from "./job.js";
 import { consoleUrl, runDownloadLinks, runIdOf, succeededNotification, type NotificationLinks, type OutputFile, type RunSummary } from "./messages.js";
-import { httpStatus, isTransient, ObjectMissingError, type S3Location, type S3Transfer } from "./transfer.js";
+import { httpStatus, isTransient, ObjectMissingError, s3UriOf, type S3Location, type S3Transfer } from "./transfer.js";
 
 /** Object metadata on a scan naming its ground truth (a key in the same bucket): `x-amz-meta-ptyxrf-truth`. */
 export const TRUTH_METADATA_KEY = "ptyxrf-truth";
@@ -193,6 +199,8 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
       }
     }
     const truthUri = truthPath && truthLoc ? `s3://${truthLoc.bucket}/${truthLoc.key}` : null;
+    const mask = await readMask(job, transfer, orAbsent);
+    checkStop();
 
     // 3. validate and load
     t = now();
@@ -201,6 +209,7 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
       prepared = await prepare(scanPath);
     } catch (err) {
       if (err instanceof InvalidScanError) throw new JobInputError(err.report.errors.map((e) => e.message));
+      if (err instanceof ScanFormatError) throw new JobInputError([err.message]); // unreadable past validation
       throw err;
     }
     if (truthPath) {
@@ -212,6 +221,7 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
         log.log("warn", "ground truth unreadable: reconstructing without errors", { ...fields, ...errorFields(err) });
       }
     }
+    const correlationLabels = mask ? configInput(() => decodeMask(mask.bytes, mask.uri, objectSize(prepared, job.config))) : undefined;
     log.log("info", "scan loaded", { ...fields, npos: prepared.scan.header.npos, frame: prepared.scan.header.frameSize, truth: truthUri, ms: now() - t });
     checkStop();
 
@@ -281,13 +291,13 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
           void save(capture());
         }
       },
-    });
+    }).catch(userInput); // a diverged run (NaN) or a config the scan cannot serve: exit 2
     await pending;
     log.log("info", "solved", { ...fields, iterations: total, resumedFrom, ms: now() - t, engine: reconstruction.engine.name, device: reconstruction.engine.device });
 
     // 6. outputs: locally, then uploaded with the manifest last
     const outDir = path.join(deps.scratch, "out");
-    const { files, metrics } = await writeRunOutputs(outDir, reconstruction, { scan: job.scanUri, truth: prepared.truth ? truthUri : null, errors });
+    const { files, metrics } = await writeRunOutputs(outDir, reconstruction, { scan: job.scanUri, truth: prepared.truth ? truthUri : null, errors, ...(correlationLabels ? { correlationLabels } : {}) });
     await writeProgress({ state: "uploading", iteration: total, losses: metrics.history.length ? (metrics.history[metrics.history.length - 1] as IterationRecord).losses : {} });
     t = now();
     const uploaded: OutputFile[] = [];
@@ -330,6 +340,42 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
     await progressWrite;
     fs.rmSync(deps.scratch, { recursive: true, force: true });
   }
+}
+
+/** A run that diverged (NaN losses or results) or a config the scan cannot serve is the job's invalid input. */
+function userInput(err: unknown): never {
+  if (err instanceof NonFiniteError) throw new JobInputError([err.message]);
+  if (err instanceof ConfigError) throw new JobInputError(err.problems.map((p) => `config: ${p}`));
+  throw err;
+}
+
+/** A config problem found by the worker is the job's invalid input (error.json, exit 2). */
+function configInput<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    return userInput(err);
+  }
+}
+
+/**
+ * The run's correlation mask (config correlation.mask), read before the scan: a key beside the scan in its
+ * own folder (never a path on the worker), at most MAX_MASK_BYTES, a PNG. Any problem is invalid input.
+ */
+async function readMask(
+  job: WorkerJob, transfer: S3Transfer, orAbsent: <T>(what: string, read: () => Promise<T>, absent: T) => Promise<T>,
+): Promise<{ bytes: Uint8Array; uri: string } | null> {
+  const name = job.config.correlation.mask;
+  if (!name) return null;
+  const keyProblem = maskKeyProblem(name);
+  if (keyProblem) throw new JobInputError([`config: ${keyProblem}`]);
+  const loc = { bucket: job.scan.bucket, key: maskKey(job.scan.key, name) };
+  const uri = s3UriOf(loc);
+  const got = await orAbsent("correlation mask", () => transfer.getBytesUpTo(loc, MAX_MASK_BYTES), null);
+  if (!got) throw new JobInputError([`config: "correlation.mask" ${uri} does not exist (upload the label image beside the scan, before the scan)`]);
+  if (got.size > MAX_MASK_BYTES) throw new JobInputError([`config: "correlation.mask" ${uri} is ${got.size} bytes: a label image may have at most ${MAX_MASK_BYTES}`]);
+  configInput(() => pngSize(got.bytes, uri));
+  return { bytes: got.bytes, uri };
 }
 
 /** The console link (AWS) and presigned links to the run's files (messages.ts; a failure is said in the message). */

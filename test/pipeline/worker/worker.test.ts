@@ -2,7 +2,8 @@
  * The worker's entry point (dist/container/worker.js, the image's command) as a plain Node process against
  * s3rver on 127.0.0.1, with the job definition's arguments and Batch's environment: exit codes for invalid
  * input (2), an unreachable S3 (75), a misconfigured deployment (1); error.json for invalid input; a run
- * that is already complete; a corrupt checkpoint or one of another run is not used.
+ * that is already complete; a corrupt checkpoint or one of another run is not used; NaN counts past the
+ * validator's sample and a run whose losses become NaN end with error.json and exit 2, never with outputs.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -24,6 +25,9 @@ import { simulate } from "../../../src/sim/simulate.js";
 import { WORKER_COMMAND } from "../../../src/pipeline/submit/jobSpec.js";
 import { packageRoot } from "../../../src/version.js";
 import { rewriteH5 } from "../../scan/fixtures.js";
+import { unsampled, writeSmallScan } from "../badRuns.js";
+import { PNG } from "pngjs";
+import { scanGeometry } from "../../../src/solver/problem.js";
 
 const SCANS = "ptyxrf-scans", RESULTS = "ptyxrf-results";
 let dir: string;
@@ -206,5 +210,86 @@ describe("worker: a ground truth of another scan", () => {
     const metrics = await transfer.getJson<{ truth: string | null; final: Record<string, unknown> }>({ bucket: RESULTS, key: "results/u/wrongtruth/metrics.json" });
     expect(metrics!.truth).toBeNull();
     expect(metrics!.final.object_rel_error).toBeUndefined();
+  });
+});
+
+describe("the worker never publishes NaN: bad frames past the validator's sample, a diverging run", () => {
+  beforeAll(async () => {
+    const nan = path.join(dir, "nan-frames.h5"), zero = path.join(dir, "zero-xrf.h5");
+    const { npos } = await writeSmallScan(nan, { pixels: [{ frame: unsampled(36)[4], pixel: 100, value: Number.NaN }] });
+    expect(npos).toBe(36);
+    await writeSmallScan(zero, { zeroXrf: true });
+    await s3.send(new PutObjectCommand({ Bucket: SCANS, Key: "incoming/u/nan-frames.h5", Body: fs.readFileSync(nan) }));
+    await s3.send(new PutObjectCommand({ Bucket: SCANS, Key: "incoming/u/zero-xrf.h5", Body: fs.readFileSync(zero) }));
+  });
+
+  const job = (scan: string, out: string) => ({ ...good(out, { iterations: 20, threads: 1 }), scanUri: `s3://${SCANS}/incoming/u/${scan}`, scanVersion: "etag:" });
+  const outputs = async (out: string) => {
+    const names = ["manifest.json", "result.h5", "metrics.json", "report.html"];
+    return (await Promise.all(names.map((n) => transfer.exists({ bucket: RESULTS, key: `results/u/${out}/${n}` })))).filter(Boolean).length;
+  };
+
+  it("NaN counts in a frame the validator did not sample: exit 2, error.json names the frame, no outputs", async () => {
+    const r = await runWorker(job("nan-frames.h5", "nan-frames"));
+    expect(r.code).toBe(EXIT.invalidInput);
+    const err = await transfer.getJson<{ problems: string[]; invalidInput: boolean }>({ bucket: RESULTS, key: "results/u/nan-frames/error.json" });
+    expect(err!.invalidInput).toBe(true);
+    expect(err!.problems).toEqual([`/ptychography/diffraction: expected finite counts in every frame, found NaN or infinite values in 1 of 36 frames (the first: frame ${unsampled(36)[4]}, pixel [3, 4] = NaN)`]);
+    expect(r.lines.some((l) => l.message === "solving")).toBe(false);
+    expect(await outputs("nan-frames")).toBe(0);
+    const progress = await transfer.getJson<{ state: string }>({ bucket: RESULTS, key: "results/u/nan-frames/progress.json" });
+    expect(progress!.state).toBe("failed");
+  });
+
+  it("losses that become NaN: exit 2 at that iteration with the reason in error.json; no manifest, no outputs, no success message", async () => {
+    const before = readNotifications(path.join(dir, "notifications.jsonl")).length;
+    const r = await runWorker(job("zero-xrf.h5", "zero-xrf"));
+    expect(r.code).toBe(EXIT.invalidInput);
+    const err = await transfer.getJson<{ problems: string[]; invalidInput: boolean }>({ bucket: RESULTS, key: "results/u/zero-xrf/error.json" });
+    expect(err!.problems).toEqual(["loss became NaN at iteration 2 (weight ptycho NaN, weight xrf NaN): the reconstruction diverged and no results were written (all-zero or extreme data, or step sizes too large for this scan?)"]);
+    expect(await outputs("zero-xrf")).toBe(0);
+    expect(r.lines.filter((l) => l.message === "iteration").map((l) => l.iteration)).not.toContain(20);
+    expect(readNotifications(path.join(dir, "notifications.jsonl")).slice(before).filter((n) => n.kind === "succeeded")).toEqual([]);
+    const progress = await transfer.getJson<{ state: string; message: string }>({ bucket: RESULTS, key: "results/u/zero-xrf/progress.json" });
+    expect(progress).toMatchObject({ state: "failed", message: expect.stringMatching(/loss became NaN at iteration 2/) });
+  });
+});
+
+describe("the correlation mask of a cloud run: a key beside the scan, read and checked before the solve", () => {
+  const withMask = (out: string, mask: string) => ({ ...good(out, { iterations: 4, threads: 1, correlation: { mask } }), scanVersion: "etag:" });
+
+  it("a path on the worker (/dev/zero) is invalid job input: exit 2 before anything is read", async () => {
+    const r = await runWorker(withMask("mask-zero", "/dev/zero"));
+    expect(r.code).toBe(EXIT.invalidInput);
+    expect(r.lines.find((l) => l.message === "invalid job input")!.problems).toEqual([expect.stringMatching(/^config: "correlation\.mask" must name a PNG in the scan's own folder, .* not a path on the worker; got "\/dev\/zero"$/)]);
+    expect(r.lines.some((l) => l.message === "scan downloaded")).toBe(false);
+  });
+
+  it("a missing mask and one that is not a PNG: exit 2 with error.json before the solve", async () => {
+    const missing = await runWorker(withMask("mask-missing", "labels/none.png"));
+    expect(missing.code).toBe(EXIT.invalidInput);
+    const err = await transfer.getJson<{ problems: string[] }>({ bucket: RESULTS, key: "results/u/mask-missing/error.json" });
+    expect(err!.problems).toEqual([`config: "correlation.mask" s3://${SCANS}/incoming/u/labels/none.png does not exist (upload the label image beside the scan, before the scan)`]);
+    expect(missing.lines.some((l) => l.message === "solving")).toBe(false);
+
+    await transfer.putBytes({ bucket: SCANS, key: "incoming/u/notes.png" }, "not a picture");
+    const text = await runWorker(withMask("mask-text", "notes.png"));
+    expect(text.code).toBe(EXIT.invalidInput);
+    const err2 = await transfer.getJson<{ problems: string[] }>({ bucket: RESULTS, key: "results/u/mask-text/error.json" });
+    expect(err2!.problems[0]).toMatch(/^config: "correlation\.mask" s3:\/\/ptyxrf-scans\/incoming\/u\/notes\.png is not a PNG file/);
+    expect(text.lines.some((l) => l.message === "solving")).toBe(false);
+  });
+
+  it("a PNG beside the scan, of the object's size, gives the regions of the run's correlation analysis", async () => {
+    const sim = simulate({ preset: "small", seed: 2 });
+    const { width, height } = scanGeometry(sim.header, true);
+    const png = new PNG({ width, height });
+    for (let i = 0; i < width * height; i++) png.data.set([i % width < width / 2 ? 1 : 2, 0, 0, 255], 4 * i);
+    await transfer.putBytes({ bucket: SCANS, key: "incoming/u/labels/cells.png" }, PNG.sync.write(png));
+    const r = await runWorker(withMask("mask-ok", "labels/cells.png"));
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    const metrics = await transfer.getJson<{ correlation: { source: string; mask: string; warnings: string[] }; config: { correlation: { mask: string } } }>({ bucket: RESULTS, key: "results/u/mask-ok/metrics.json" });
+    expect(metrics!.correlation).toMatchObject({ source: "mask", mask: `s3://${SCANS}/incoming/u/labels/cells.png`, warnings: [] });
+    expect(metrics!.config.correlation.mask).toBe("labels/cells.png");
   });
 });
