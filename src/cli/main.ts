@@ -26,7 +26,7 @@ import { submitCommand } from "./commands/submit.js";
 import { sweepCommand } from "./commands/sweep.js";
 import { reprocessCommand } from "./commands/reprocess.js";
 import { NoLocalStackError, ProfileError } from "../pipeline/local/profile.js";
-import { terminalSafe } from "../pipeline/notify/safeText.js";
+import { terminalSafe } from "../scan/safeText.js";
 
 export const COMMANDS: Command[] = [
   simulateCommand, validateCommand, infoCommand, reconstructCommand, compareCommand, convertCommand,

@@ -3,7 +3,7 @@
  * attribute readers that say what they found. Shared by the scan reader and the validator.
  */
 import { h5ErrorMessage, type H5Dataset, type H5File, type H5Group } from "./h5runtime.js";
-import { safeText } from "./safeText.js";
+import { safeName, safeText } from "./safeText.js";
 
 export type H5Entity = H5Dataset | H5Group;
 
@@ -51,9 +51,9 @@ export function describeEntity(file: H5File, path: string): string {
     case "Group":
       return "a group";
     case "ExternalLink":
-      return `an external link to "${safeText(String(link.filename))}:${safeText(String(link.obj_path))}" (data outside this file are never read)`;
+      return `an external link to "${safeName(String(link.filename))}:${safeName(String(link.obj_path))}" (data outside this file are never read)`;
     case "BrokenSoftLink":
-      return `a soft link to "${safeText(String(link.target))}", which does not exist`;
+      return `a soft link to "${safeName(String(link.target))}", which does not exist`;
     case "Datatype":
       return "a named datatype";
     default:

@@ -17,7 +17,7 @@
 import { describeDtype, toFloat64 } from "./h5access.js";
 import { BUILTIN_FILTERS, PLUGIN_FILTERS, h5ErrorMessage, type DeviceFile, type H5Dataset } from "./h5runtime.js";
 import { bytesText } from "./limits.js";
-import { safeText } from "./safeText.js";
+import { safeName, safeText } from "./safeText.js";
 
 /** A problem with a dataset's storage: the arguments of Collector.error. */
 export interface StorageProblem {
@@ -43,7 +43,7 @@ export function storageProblem(ds: H5Dataset, fileBytes: number): StorageProblem
   if (sources.length) {
     const outside = sources.filter((s) => s.file_name !== ".");
     const first = outside[0] ?? sources[0];
-    const where = first.file_name === "." ? `${safeText(first.dset_name)} in this file` : `"${safeText(first.file_name)}:${safeText(first.dset_name)}"`;
+    const where = first.file_name === "." ? `${safeName(first.dset_name)} in this file` : `"${safeName(first.file_name)}:${safeName(first.dset_name)}"`;
     return {
       code: "virtual-dataset",
       expected: "data stored in this file",

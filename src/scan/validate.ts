@@ -22,7 +22,7 @@ import { ELEMENT_ATTRS, OPTIONAL_NUMERIC_ATTRS, PATHS, REQUIRED_ATTRS } from "./
 import { bytesText, capacity, DEFAULT_LIMITS, type CapacityInput, type ValidationLimits } from "./limits.js";
 import { Collector, type Problem, type Severity } from "./problems.js";
 import { diffractionKind, openH5 } from "./read.js";
-import { safeText } from "./safeText.js";
+import { safeName, safeText } from "./safeText.js";
 import { elementCount, notStoredProblem, storageProblem, StoredReader } from "./storage.js";
 
 export { DEFAULT_LIMITS, workerLimits, type ValidationLimits } from "./limits.js";
@@ -365,8 +365,8 @@ class Checker {
     }
     const readable: Readable[] = [];
     for (const name of names) {
-      const path = `${PATHS.xrfMaps}/${safeText(name)}`;
-      if (!elementOf(name)) c.error("unknown-element", path, "a chemical symbol as the map name (e.g. Fe, Zn, or Fe_K)", `"${safeText(name)}"`);
+      const path = `${PATHS.xrfMaps}/${safeName(name)}`;
+      if (!elementOf(name)) c.error("unknown-element", path, "a chemical symbol as the map name (e.g. Fe, Zn, or Fe_K)", `"${safeName(name)}"`);
       const ds = getDataset(file, `${PATHS.xrfMaps}/${name}`);
       if (!ds) {
         c.error("wrong-kind", path, "a dataset", describeEntity(file, `${PATHS.xrfMaps}/${name}`));

@@ -12,7 +12,7 @@ import { ConfigError, resolveConfig } from "../../solver/config.js";
 import { maskKeyProblem } from "../../pipeline/maskKey.js";
 import { numberOption, parse, UsageError, type Command, type Io } from "../args.js";
 import { formatBytes } from "../format.js";
-import { terminalSafe } from "../../pipeline/notify/safeText.js";
+import { terminalSafe } from "../../scan/safeText.js";
 import { openClient, PROFILE_HELP, PROFILE_OPTIONS, userOf } from "./local.js";
 
 export const submitCommand: Command = {

@@ -2,7 +2,7 @@
 import type { Problem, ValidationReport } from "../../scan/validate.js";
 import { linkExpiryFromEnv, linkFields, linkLines, linkOutcome, presignGet, type LinkOutcome, type RejectionLinks } from "../notify/links.js";
 import type { Notification } from "../notify/notifier.js";
-import { clip, safeText } from "../notify/safeText.js";
+import { clip, safeText } from "../../scan/safeText.js";
 import { S3ObjectStore, type ObjectStore } from "../storage/objectStore.js";
 import type { UploadConfig } from "./uploadConfig.js";
 

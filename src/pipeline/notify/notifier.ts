@@ -6,7 +6,7 @@
  * every message fits SNS's 256 KiB (snsMessage).
  */
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
-import { clip, safeJson, safeLines } from "./safeText.js";
+import { clip, safeJson, safeLines } from "../../scan/safeText.js";
 
 export type NotificationKind = "rejected" | "submitted" | "succeeded" | "failed";
 

@@ -4,7 +4,7 @@
  * JSON reports under the results prefix.
  */
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { safeJson } from "../notify/safeText.js";
+import { safeJson } from "../../scan/safeText.js";
 
 export interface ObjectHead {
   bucket: string;

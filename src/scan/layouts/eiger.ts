@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileKind } from "../byteSource.js";
 import { describeDtype } from "../h5access.js";
-import { safeText } from "../safeText.js";
+import { safeName } from "../safeText.js";
 import { cropWindow, segmentedFrames, type FrameSegment } from "./frames.js";
 import { H5Input, shapeText } from "./h5input.js";
 import { LayoutError, sourced, type PartialMetadata, type PartialScan } from "./partial.js";
@@ -78,20 +78,20 @@ async function openSegments(input: H5Input, opened: H5Input[]): Promise<FrameSeg
       continue;
     }
     const target = path.resolve(input.dir, link.filename);
-    const named = `a link to "${safeText(link.filename)}:${safeText(link.target)}"`;
+    const named = `a link to "${safeName(link.filename)}:${safeName(link.target)}"`;
     // Only files beside the master are followed: a master file names whatever it likes, and must not make
     // ptyxrf read elsewhere on this machine (or hang on a FIFO, or stream a device).
     if (path.dirname(target) !== input.dir) {
-      throw new LayoutError(input.name, p, `an external link to a data file beside the master (in ${input.dir})`, `${named}, which is elsewhere (${safeText(target)})`, "copy the data files next to the master file");
+      throw new LayoutError(input.name, p, `an external link to a data file beside the master (in ${input.dir})`, `${named}, which is elsewhere (${safeName(target)})`, "copy the data files next to the master file");
     }
     let st: fs.Stats;
     try {
       st = fs.statSync(target);
     } catch {
-      throw new LayoutError(input.name, p, `an external link to an existing data file`, `${named}, and ${safeText(target)} does not exist`, "copy the data files next to the master file");
+      throw new LayoutError(input.name, p, `an external link to an existing data file`, `${named}, and ${safeName(target)} does not exist`, "copy the data files next to the master file");
     }
     if (!st.isFile()) {
-      throw new LayoutError(input.name, p, `an external link to a regular data file beside the master`, `${named}, and ${safeText(target)} is ${fileKind(st)}`);
+      throw new LayoutError(input.name, p, `an external link to a regular data file beside the master`, `${named}, and ${safeName(target)} is ${fileKind(st)}`);
     }
     const data = await H5Input.open(target, `an Eiger data file (linked from ${input.name}:${p})`);
     opened.push(data);

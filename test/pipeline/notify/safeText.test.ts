@@ -1,7 +1,7 @@
 /** Escaping user-controlled text for people (safeText.ts) and keeping every SNS message under 256 KiB. */
 import { describe, expect, it } from "vitest";
 import { SNS_MAX_BYTES, snsMessage } from "../../../src/pipeline/notify/notifier.js";
-import { clip, safeJson, safeLines, safeText, terminalSafe } from "../../../src/pipeline/notify/safeText.js";
+import { clip, safeJson, safeLines, safeText, terminalSafe } from "../../../src/scan/safeText.js";
 
 const RAW_UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u2028\u2029\ufeff]/;
 
