@@ -7,11 +7,13 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { correlate, labelsFromPng, type Correlation, type CorrelationResult } from "../metrics/correlation.js";
+import { beamAreaPixels } from "../metrics/beam.js";
 import { illuminatedMask, illuminationMap } from "../metrics/illumination.js";
 import { esc } from "../report/html/escape.js";
 import { planPreviews, writePreviews } from "../report/previews.js";
 import { renderRunReport } from "../report/runReport.js";
 import { phaseAndAmplitude, writeResult } from "../scan/result.js";
+import { elementMapUnit } from "../scan/units.js";
 import { DEFAULT_CONFIG } from "../solver/config.js";
 import type { Errors } from "../solver/evaluate.js";
 import type { Reconstruction } from "../solver/reconstruct.js";
@@ -132,6 +134,7 @@ export async function writeRunOutputs(
     correlation = correlate({
       phase, width: W, height: H, elements: maps ?? {}, pixelSize_m: pixelSize, mask,
       minRegionPixels: r.config.correlation?.minRegionPixels ?? DEFAULT_CONFIG.correlation.minRegionPixels,
+      beamAreaPixels: beamAreaPixels(r.probe, r.frameSize),
       ...(user.labels ? { labels: user.labels } : {}), ...(user.warning ? { warnings: [user.warning] } : {}),
     });
   }
@@ -153,14 +156,15 @@ export async function writeRunOutputs(
     history: r.history.toJSON().records,
   };
   fs.writeFileSync(path.join(dir, "metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
-  const previewInput = { ...(hasPhase ? { phase, amplitude } : {}), width: W, height: H, elements: maps ?? {}, mask };
+  const elementUnit = elementMapUnit(r.link);
+  const previewInput = { ...(hasPhase ? { phase, amplitude } : {}), width: W, height: H, elements: maps ?? {}, mask, pixelSize_m: pixelSize, elementUnit };
   const previews = writePreviews(dir, previewInput);
   const created = new Date().toISOString();
   let report: string;
   try {
     report = renderRunReport({
       run: { ...metrics, history: r.history.toJSON().records }, provenance: { version: metrics.ptyxrf, created, scanSha256, configHash: configHash(r.config) },
-      configDefaults: DEFAULT_CONFIG, width: W, height: H, pixelSize_m: pixelSize,
+      configDefaults: DEFAULT_CONFIG, width: W, height: H, pixelSize_m: pixelSize, elementUnit,
       previews: planPreviews(previewInput), ...(hasPhase ? { phase } : {}), elements: maps ?? {}, correlation,
     });
   } catch (err) {
