@@ -79,6 +79,9 @@ table.data tr.best td { background: var(--good); font-weight: 600; }
 table.data tr.failed td { background: var(--bad); }
 table.data tr.total td { font-weight: 600; border-top: 2px solid #c9ced8; }
 table.data caption { text-align: left; font-weight: 600; padding: 4px 0; }
+table.data.compact { font-size: 12.5px; }
+table.data.compact th, table.data.compact td { padding: 3px 6px; }
+table.data.compact thead th { vertical-align: bottom; }
 table.kv th { text-align: left; font-weight: 500; color: var(--muted); padding: 2px 14px 2px 0; vertical-align: top; white-space: nowrap; }
 table.kv td { padding: 2px 0; word-break: break-all; }
 table.kv td.num { text-align: left; }
