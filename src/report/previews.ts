@@ -204,6 +204,14 @@ export function elementWording(el: string, unit: Unit): { title: string; label: 
   return { title: `${el} ${unit.quantity}`, label: unit.label ? `${el} ${unit.quantity} (${unit.label})` : `${el} ${unit.quantity}` };
 }
 
+/** " (π/2)" when v is a multiple of pi/2 other than 0 (to float32 precision), else "". */
+function piFraction(v: number): string {
+  const k = Math.round(v / (Math.PI / 2));
+  if (k === 0 || Math.abs(v - (k * Math.PI) / 2) > 1e-6) return "";
+  const names: Record<number, string> = { 1: "π/2", 2: "π", [-1]: "−π/2", [-2]: "−π" };
+  return names[k] ? ` (${names[k]})` : "";
+}
+
 export const PHASE_LABEL = `phase (${PHASE.label})`;
 export const AMPLITUDE_LABEL = "amplitude (dimensionless)";
 
@@ -235,7 +243,7 @@ export function planPreviews(input: PreviewInput): PreviewPlan[] {
     const notes = [
       display.wrapped ? "wrapped, cyclic map" : "",
       display.shifted ? `branch cut at ${formatTick(display.cut, 0.01)} rad: ${display.shifted} pixel${display.shifted === 1 ? "" : "s"} shown ${display.shiftedBy > 0 ? "+" : "−"}2π` : "",
-      display.pinned ? `${Math.round(100 * display.pinned.fraction)} % of pixels at exactly ${formatTick(display.pinned.value, 0.001)} rad` : "",
+      display.pinned ? `${Math.round(100 * display.pinned.fraction)} % of pixels at exactly ${formatTick(display.pinned.value, 0.001)} rad${piFraction(display.pinned.value)}` : "",
     ].filter(Boolean);
     const note = notes.length ? notes.join("; ") : undefined;
     plans.push({

@@ -211,6 +211,8 @@ describe("phaseDisplay", () => {
     expect(d.range[0]).toBeCloseTo(-Math.PI / 2, 6);
     expect(d.range[1]).toBeCloseTo(Math.PI / 2, 6);
     expect(d.pinned!.fraction).toBeCloseTo(1 / 3, 2); // a third of the pixels at exactly one value: said in the figure
+    const [plan] = planPreviews({ phase: tri, width: n, height: 1, elements: {} });
+    expect(plan.note).toBe("34 % of pixels at exactly −1.571 rad (−π/2)");
     expect(phaseDisplay(ramp, undefined, "linear").wrapped).toBe(false);
     expect(phaseDisplay(tri, undefined, "wrapped").wrapped).toBe(true);
   });
