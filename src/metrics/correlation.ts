@@ -6,10 +6,17 @@
  *   - a segmentation of the phase (source "otsu"): Otsu's threshold (256-bin histogram of the analysed pixels)
  *     splits the pixels into two classes; the background is the class that holds most of the analysed area's
  *     border pixels (ties: the larger class), since a sample's features rarely touch every edge of the scan;
- *     the other class is split into 8-connected components, and each component of at least `minRegionPixels`
- *     pixels is a region (numbered 1, 2, ... by decreasing area); smaller specks belong to no region;
+ *     the other class is split into 8-connected components. A component is a region (numbered 1, 2, ... by
+ *     decreasing area) when it is
+ *       - at least as large as the beam (`beamAreaPixels`: the area of the probe's 86.5 % intensity diameter,
+ *         beamArea below) and `minRegionPixels`: the element maps cannot resolve anything smaller than the beam,
+ *         so a smaller speck's "composition" is mostly its surroundings';
+ *       - supported by the data: its mean phase differs from the background's by at least MIN_REGION_CONTRAST
+ *         standard errors, z = |mean - mean_bg| / (std_bg sqrt(A / n)) with n its pixels and A the beam area
+ *         (pixels closer than a beam are not independent measurements; A = 1 without a beam area);
+ *     other components belong to no region, and how many were dropped for each reason is reported;
  *   - or a label image given by the user (source "mask"): 0 = background, each positive integer a region,
- *     negative = no region.
+ *     negative = no region. The user's regions are kept as given; those smaller than the beam get a warning.
  * Only pixels inside the analysis mask (the illuminated region) with a finite phase are analysed.
  *
  * Per region (and "overall": every analysed pixel): pixel count and area, centroid, mean and standard
@@ -23,6 +30,8 @@ import { PNG } from "pngjs";
 import { checkMask, type MaskLike } from "./mask.js";
 
 export const DEFAULT_MIN_REGION_PIXELS = 16;
+/** A segmented component is a region only if its phase contrast against the background is at least this many standard errors. */
+export const MIN_REGION_CONTRAST = 3;
 
 export interface Stat {
   mean: number;
@@ -58,6 +67,12 @@ export interface Correlation {
   /** Whether the background is the class above the threshold (source "otsu"). */
   background_high?: boolean;
   min_region_pixels: number;
+  /** The beam's area in object pixels (86.5 % intensity diameter); null when not given. */
+  beam_area_px: number | null;
+  /** Source "otsu": the smallest region, max(min_region_pixels, beam area rounded up), in pixels. */
+  region_min_pixels?: number;
+  /** Source "otsu": components of the segmentation that are not regions (their pixels are unassigned). */
+  dropped?: { too_small: number; unsupported: number; pixels: number };
   pixel_size_m: number;
   elements: string[];
   overall: RegionStats;
@@ -79,6 +94,8 @@ export interface CorrelationInput {
   /** User label image (object size, row-major): 0 background, k >= 1 region k, negative none. */
   labels?: { data: ArrayLike<number>; source: string };
   minRegionPixels?: number;
+  /** The beam's area in object pixels (beamAreaPixels in src/metrics/beam.ts): no region is smaller. */
+  beamAreaPixels?: number;
   /** Warnings to carry into the result (e.g. why a user mask was not used). */
   warnings?: string[];
 }
@@ -170,15 +187,27 @@ function analysedPixels(phase: ArrayLike<number>, mask: MaskLike | undefined): U
 }
 
 /** Phase segmentation (see the module comment): labels -1 / 0 / 1..n, the threshold and the background side. */
+export interface Segmentation {
+  labels: Int32Array;
+  threshold: number;
+  backgroundHigh: boolean;
+  /** The smallest region in pixels: max(minRegionPixels, ceil(beamAreaPixels)). */
+  minPixels: number;
+  /** Components that are not regions, by reason, and their pixels (labelled -1). */
+  dropped: { tooSmall: number; unsupported: number; pixels: number };
+}
+
 export function segmentPhase(
-  phase: ArrayLike<number>, width: number, height: number, o: { mask?: MaskLike; minRegionPixels?: number } = {},
-): { labels: Int32Array; threshold: number; backgroundHigh: boolean } {
+  phase: ArrayLike<number>, width: number, height: number, o: { mask?: MaskLike; minRegionPixels?: number; beamAreaPixels?: number } = {},
+): Segmentation {
   const use = analysedPixels(phase, o.mask);
-  const minPixels = o.minRegionPixels ?? DEFAULT_MIN_REGION_PIXELS;
+  const beam = o.beamAreaPixels !== undefined && o.beamAreaPixels > 0 ? o.beamAreaPixels : 1;
+  const minPixels = Math.max(o.minRegionPixels ?? DEFAULT_MIN_REGION_PIXELS, Math.ceil(beam - 1e-9));
   const labels = new Int32Array(width * height).fill(-1);
+  const dropped = { tooSmall: 0, unsupported: 0, pixels: 0 };
   const t = otsuThreshold(phase, use);
   for (let i = 0; i < labels.length; i++) if (use[i]) labels[i] = 0;
-  if (Number.isNaN(t)) return { labels, threshold: t, backgroundHigh: false };
+  if (Number.isNaN(t)) return { labels, threshold: t, backgroundHigh: false, minPixels, dropped };
   // which class holds the border of the analysed area
   let borderHigh = 0, borderLow = 0, nHigh = 0, nLow = 0;
   for (let y = 0; y < height; y++) {
@@ -196,12 +225,33 @@ export function segmentPhase(
   const fg = new Uint8Array(width * height);
   for (let i = 0; i < fg.length; i++) fg[i] = use[i] && (phase[i] >= t) !== backgroundHigh ? 1 : 0;
   const { labels: comp, sizes } = connectedComponents(fg, width, height);
+  // the background's phase statistics, and each component's phase sum, for the support test
+  let nb = 0, sb = 0, sbb = 0;
+  const sums = new Float64Array(sizes.length);
+  for (let i = 0; i < fg.length; i++) {
+    if (!use[i]) continue;
+    if (fg[i]) sums[comp[i]] += phase[i];
+    else { nb++; sb += phase[i]; sbb += phase[i] * phase[i]; }
+  }
+  const meanBg = nb ? sb / nb : NaN;
+  const stdBg = nb ? Math.sqrt(Math.max(0, sbb / nb - meanBg * meanBg)) : NaN;
+  const supported = (id: number): boolean => {
+    const n = sizes[id], contrast = Math.abs(sums[id] / n - meanBg);
+    if (!(nb > 0) || !(stdBg > 0)) return true; // a flat (or absent) background: every contrast stands out
+    return contrast >= MIN_REGION_CONTRAST * stdBg * Math.sqrt(beam / n);
+  };
+  const keep: Array<{ s: number; id: number }> = [];
+  for (let id = 1; id < sizes.length; id++) {
+    if (sizes[id] < minPixels) { dropped.tooSmall++; dropped.pixels += sizes[id]; }
+    else if (!supported(id)) { dropped.unsupported++; dropped.pixels += sizes[id]; }
+    else keep.push({ s: sizes[id], id });
+  }
   // regions by decreasing area (ties: first seen first)
-  const order = sizes.map((s, id) => ({ s, id })).slice(1).filter((c) => c.s >= minPixels).sort((a, b) => b.s - a.s || a.id - b.id);
+  keep.sort((a, b) => b.s - a.s || a.id - b.id);
   const rename = new Int32Array(sizes.length).fill(-1);
-  order.forEach((c, k) => { rename[c.id] = k + 1; });
+  keep.forEach((c, k) => { rename[c.id] = k + 1; });
   for (let i = 0; i < labels.length; i++) if (fg[i]) labels[i] = rename[comp[i]];
-  return { labels, threshold: t, backgroundHigh };
+  return { labels, threshold: t, backgroundHigh, minPixels, dropped };
 }
 
 function pairKeys(elements: string[]): Array<[string, string]> {
@@ -261,8 +311,10 @@ export function correlate(input: CorrelationInput): CorrelationResult {
   const warnings = [...(input.warnings ?? [])];
   const use = analysedPixels(input.phase, input.mask);
 
+  const beam = input.beamAreaPixels;
+  if (beam !== undefined && !(Number.isFinite(beam) && beam > 0)) throw new Error(`correlate: beamAreaPixels must be a positive number, got ${beam}`);
   let labels: Int32Array;
-  let seg: { threshold: number; backgroundHigh: boolean } | null = null;
+  let seg: Segmentation | null = null;
   if (input.labels) {
     if (input.labels.data.length !== N) throw new Error(`correlate: label image has ${input.labels.data.length} values for a ${width} x ${height} object`);
     labels = new Int32Array(N).fill(-1);
@@ -271,10 +323,9 @@ export function correlate(input: CorrelationInput): CorrelationResult {
       if (use[i] && Number.isInteger(v) && v >= 0) labels[i] = v;
     }
   } else {
-    const s = segmentPhase(input.phase, width, height, { ...(input.mask ? { mask: input.mask } : {}), minRegionPixels });
-    labels = s.labels;
-    seg = { threshold: s.threshold, backgroundHigh: s.backgroundHigh };
-    if (Number.isNaN(s.threshold)) warnings.push("the phase is constant over the analysed area: no regions");
+    seg = segmentPhase(input.phase, width, height, { ...(input.mask ? { mask: input.mask } : {}), minRegionPixels, ...(beam ? { beamAreaPixels: beam } : {}) });
+    labels = seg.labels;
+    if (Number.isNaN(seg.threshold)) warnings.push("the phase is constant over the analysed area: no regions");
   }
 
   const members = new Map<number, number[]>();
@@ -292,11 +343,23 @@ export function correlate(input: CorrelationInput): CorrelationResult {
   const bounds = { width };
   const regions = [...members.keys()].sort((a, b) => a - b).map((l) =>
     regionStats(l, l === 0 ? "background" : input.labels ? `label ${l}` : `region ${l}`, members.get(l)!, input, elements, bounds));
+  if (input.labels && beam) {
+    for (const r of regions) {
+      if (r.label >= 1 && r.pixels < beam) {
+        warnings.push(`${r.name} has ${r.pixels} analysed pixels, fewer than the beam's area (${Math.round(beam)} pixels): its element statistics mostly measure its surroundings`);
+      }
+    }
+  }
   const correlation: Correlation = {
     source: input.labels ? "mask" : "otsu",
     ...(input.labels ? { mask: input.labels.source } : {}),
     ...(seg ? { threshold: seg.threshold, background_high: seg.backgroundHigh } : {}),
     min_region_pixels: minRegionPixels,
+    beam_area_px: beam ?? null,
+    ...(seg ? {
+      region_min_pixels: seg.minPixels,
+      dropped: { too_small: seg.dropped.tooSmall, unsupported: seg.dropped.unsupported, pixels: seg.dropped.pixels },
+    } : {}),
     pixel_size_m: input.pixelSize_m,
     elements,
     overall: regionStats(-1, "overall", all, input, elements, bounds),

@@ -7,6 +7,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { correlate, type Correlation, type CorrelationResult } from "../metrics/correlation.js";
+import { beamAreaPixels } from "../metrics/beam.js";
 import { illuminatedMask, illuminationMap } from "../metrics/illumination.js";
 import { esc } from "../report/html/escape.js";
 import { planPreviews, writePreviews } from "../report/previews.js";
@@ -109,10 +110,11 @@ export async function writeRunOutputs(
   const { height: H, width: W, pixelSize } = r.geometry;
   const HW = H * W;
   const maps = r.maps ? Object.fromEntries(r.elements.map((el, e) => [el, r.maps!.subarray(e * HW, (e + 1) * HW)])) : null;
+  const elementUnit = elementMapUnit(r.link), freeUnit = freeMapUnit(r.link);
   await writeResult(path.join(dir, "result.h5"), {
     height: H, width: W, object: r.object, pixelSize_m: pixelSize,
     probe: { modes: r.modes, n: r.frameSize, data: r.probe },
-    maps, free: r.free, mapUnit: elementMapUnit(r.link), freeUnit: freeMapUnit(r.link),
+    maps, free: r.free, mapUnit: elementUnit, freeUnit,
     attributes: {
       mode: r.config.mode, engine: r.engine.name, device: r.engine.device, iterations: r.config.iterations,
       scan: info.scan, link: JSON.stringify(r.link), config: JSON.stringify(r.config),
@@ -128,6 +130,7 @@ export async function writeRunOutputs(
     correlation = correlate({
       phase, width: W, height: H, elements: maps ?? {}, pixelSize_m: pixelSize, mask,
       minRegionPixels: r.config.correlation?.minRegionPixels ?? DEFAULT_CONFIG.correlation.minRegionPixels,
+      beamAreaPixels: beamAreaPixels(r.probe, r.frameSize),
       ...(user.labels ? { labels: user.labels } : {}), ...(user.warning ? { warnings: [user.warning] } : {}),
     });
   }
@@ -145,7 +148,7 @@ export async function writeRunOutputs(
     truth: info.truth,
     pixel_size_m: pixelSize,
     units: {
-      phase: PHASE.units, amplitude: AMPLITUDE.units, element_maps: elementMapUnit(r.link).units, free_map: freeMapUnit(r.link).units,
+      phase: PHASE.units, amplitude: AMPLITUDE.units, element_maps: elementUnit.units, free_map: freeUnit.units,
       probe: PROBE.units, pixel_size_m: "m", wall_s: "s", ms_per_iter: "ms", errors: "1 (relative)",
     },
     final: finalMetrics(r, info.errors),
@@ -154,14 +157,14 @@ export async function writeRunOutputs(
     history: r.history.toJSON().records,
   };
   fs.writeFileSync(path.join(dir, "metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
-  const previewInput = { ...(hasPhase ? { phase, amplitude } : {}), width: W, height: H, elements: maps ?? {}, mask };
+  const previewInput = { ...(hasPhase ? { phase, amplitude } : {}), width: W, height: H, elements: maps ?? {}, mask, pixelSize_m: pixelSize, elementUnit };
   const previews = writePreviews(dir, previewInput);
   const created = new Date().toISOString();
   let report: string;
   try {
     report = renderRunReport({
       run: { ...metrics, history: r.history.toJSON().records }, provenance: { version: metrics.ptyxrf, created, scanSha256, configHash: configHash(r.config) },
-      configDefaults: DEFAULT_CONFIG, width: W, height: H, pixelSize_m: pixelSize,
+      configDefaults: DEFAULT_CONFIG, width: W, height: H, pixelSize_m: pixelSize, elementUnit,
       previews: planPreviews(previewInput), ...(hasPhase ? { phase } : {}), elements: maps ?? {}, correlation,
     });
   } catch (err) {

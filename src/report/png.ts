@@ -8,8 +8,9 @@
  * anything below it get entry 0, hi and anything above get entry 255. The "auto" range is robust: the 1st and
  * 99th percentiles (linear interpolation between order statistics) of the finite values inside the mask.
  * NaN and +-Infinity pixels are drawn in a neutral grey (`nanColour`). Pixels outside the mask are dimmed
- * (colour x 0.35) so the illuminated region stands out. With `wrap`, values are first reduced modulo
- * (hi - lo) into [lo, hi): for phases shown on a cyclic map over [-pi, pi).
+ * (colour x 0.35, `outside: "dim"`, the default) or not drawn at all: a light diagonal hatching (`outside:
+ * "hatch"`, what the previews and the report use) so that no unmeasured value shows. With `wrap`, values are
+ * first reduced modulo (hi - lo) into [lo, hi): for phases shown on a cyclic map over [-pi, pi).
  *
  * Overlay: the phase in grey, the element map alpha-blended on top in one colour (default magenta) with
  * alpha = maxAlpha * t_element: the "element overlaid on the phase" preview. Its colour bar shows the
@@ -32,6 +33,13 @@ export const NAN_COLOUR: Rgb = [128, 128, 128];
 export const BACKGROUND: Rgb = [255, 255, 255];
 const FRAME: Rgb = [64, 64, 64];
 const DIM = 0.35;
+/** The two tones of the hatching drawn where there is no data (outside the mask, `outside: "hatch"`). */
+export const HATCH: [Rgb, Rgb] = [[222, 226, 232], [247, 248, 250]];
+const HATCH_PERIOD = 6;
+/** The hatching's colour at pixel (x, y) of the upscaled image: diagonal stripes. */
+export function hatchAt(x: number, y: number): Rgb {
+  return (x + y) % HATCH_PERIOD < HATCH_PERIOD / 2 ? HATCH[0] : HATCH[1];
+}
 /** Opacity of an overlay's element at the top of its range (default of OverlayPngOptions.maxAlpha). */
 export const DEFAULT_OVERLAY_ALPHA = 0.85;
 /** Auto upscaling aims at this many pixels along the shorter side. */
@@ -43,8 +51,10 @@ export interface CommonPngOptions {
   scale?: number | "auto";
   /** Draw the colour bar strip (default true). */
   colorbar?: boolean;
-  /** Only these pixels set the auto range; the others are dimmed. */
+  /** Only these pixels set the auto range; the others are dimmed or hatched (`outside`). */
   mask?: MaskLike;
+  /** How pixels outside the mask are drawn: "dim" (default) or "hatch" (not drawn: a light hatching). */
+  outside?: "dim" | "hatch";
   nanColour?: Rgb;
 }
 
@@ -142,7 +152,7 @@ function resolveRange(data: ArrayLike<number>, range: Range | "auto" | undefined
  * colour of the colour bar at t in [0, 1] (bottom 0, top 1), or null for no bar.
  */
 function encode(
-  width: number, height: number, scale: number, pixel: (i: number) => Rgb, bar: ((t: number) => Rgb) | null,
+  width: number, height: number, scale: number, pixel: (i: number) => Rgb | null, bar: ((t: number) => Rgb) | null,
 ): { png: Buffer; width: number; height: number } {
   const iw = width * scale, ih = height * scale;
   const barW = bar ? Math.max(12, Math.round(iw * 0.06)) : 0;
@@ -157,7 +167,12 @@ function encode(
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const c = pixel(y * width + x);
-      for (let sy = 0; sy < scale; sy++) for (let sx = 0; sx < scale; sx++) put(x * scale + sx, y * scale + sy, c);
+      for (let sy = 0; sy < scale; sy++) {
+        for (let sx = 0; sx < scale; sx++) {
+          const X = x * scale + sx, Y = y * scale + sy;
+          put(X, Y, c ?? hatchAt(X, Y));
+        }
+      }
     }
   }
   if (bar) {
@@ -175,7 +190,8 @@ function encode(
   return { png: PNG.sync.write(png), width: W, height: H };
 }
 
-function lutRgb(lut: Lut, t: number): Rgb {
+/** Colour of LUT entry min(255, floor(256 t)) for t in [0, 1]: how maps and colour bars pick colours. */
+export function lutRgb(lut: Lut, t: number): Rgb {
   const k = lutIndex(t);
   return [lut[3 * k], lut[3 * k + 1], lut[3 * k + 2]];
 }
@@ -189,18 +205,40 @@ export function renderMapPng(data: ArrayLike<number>, width: number, height: num
   const lut = resolveColormap(options.colormap ?? "viridis");
   const scale = resolveScale(options.scale, width, height);
   const [lo, hi] = resolveRange(data, options.range, options.mask, options.percentiles);
-  const nan = options.nanColour ?? NAN_COLOUR;
-  const { mask, wrap } = options;
-  const period = hi - lo;
-  const pixel = (i: number): Rgb => {
-    let v = data[i];
-    if (!Number.isFinite(v)) return mask && !mask[i] ? dim(nan) : nan;
-    if (wrap && period > 0) v = lo + (((v - lo) % period) + period) % period;
-    const c = lutRgb(lut, normalise(v, lo, hi));
-    return mask && !mask[i] ? dim(c) : c;
-  };
+  const pixel = mapPixels(data, lut, [lo, hi], options);
   const out = encode(width, height, scale, pixel, options.colorbar === false ? null : (t) => lutRgb(lut, t));
   return { ...out, scale, range: [lo, hi] };
+}
+
+/**
+ * The colour of each pixel of a map (index i, row-major) as renderMapPng draws it; null for a pixel outside the
+ * mask with `outside: "hatch"` (the caller draws the hatching).
+ */
+export function mapPixels(
+  data: ArrayLike<number>, lut: Lut, [lo, hi]: Range, o: Pick<MapPngOptions, "mask" | "wrap" | "nanColour" | "outside"> = {},
+): (i: number) => Rgb | null {
+  const nan = o.nanColour ?? NAN_COLOUR;
+  const { mask, wrap } = o;
+  const hatch = o.outside === "hatch";
+  const period = hi - lo;
+  return (i: number): Rgb | null => {
+    const out = mask && !mask[i];
+    if (out && hatch) return null;
+    let v = data[i];
+    if (!Number.isFinite(v)) return out ? dim(nan) : nan;
+    if (wrap && period > 0) v = lo + (((v - lo) % period) + period) % period;
+    const c = lutRgb(lut, normalise(v, lo, hi));
+    return out ? dim(c) : c;
+  };
+}
+
+/**
+ * A map from its pixel colours (mapPixels, overlayPixels; null = hatching), upscaled by `scale` ("auto": >= 256
+ * px on the shorter side), without a colour bar; `range` is returned as the range it was coloured with.
+ */
+export function encodeMap(pixel: (i: number) => Rgb | null, width: number, height: number, scale: number | "auto", range: Range): RenderedPng {
+  const s = resolveScale(scale, width, height);
+  return { ...encode(width, height, s, pixel, null), scale: s, range };
 }
 
 /** Element map (colour, alpha by its normalised value) over the phase (grey), encoded in memory. */
@@ -213,17 +251,41 @@ export function renderOverlayPng(
   const scale = resolveScale(options.scale, width, height);
   const [plo, phi] = resolveRange(phase, options.phaseRange, options.mask);
   const [elo, ehi] = resolveRange(element, options.elementRange, options.mask);
-  const colour = options.colour ?? [255, 0, 255];
   const maxAlpha = options.maxAlpha ?? DEFAULT_OVERLAY_ALPHA;
   if (!(maxAlpha >= 0 && maxAlpha <= 1)) throw new Error(`renderOverlayPng: maxAlpha must be in [0, 1], got ${maxAlpha}`);
-  const nan = options.nanColour ?? NAN_COLOUR;
-  const { mask } = options;
-  const blend = (base: Rgb, alpha: number): Rgb => [
+  const pixel = overlayPixels(phase, element, [plo, phi], [elo, ehi], options);
+  const bar = overlayBarColour(options.colour, maxAlpha);
+  const out = encode(width, height, scale, pixel, options.colorbar === false ? null : bar);
+  return { ...out, scale, phaseRange: [plo, phi], elementRange: [elo, ehi] };
+}
+
+function blendWith(colour: Rgb): (base: Rgb, alpha: number) => Rgb {
+  return (base, alpha) => [
     Math.round((1 - alpha) * base[0] + alpha * colour[0]),
     Math.round((1 - alpha) * base[1] + alpha * colour[1]),
     Math.round((1 - alpha) * base[2] + alpha * colour[2]),
   ];
-  const pixel = (i: number): Rgb => {
+}
+
+/** The colour of an overlay's element scale at t in [0, 1]: mid grey blended towards the element's colour. */
+export function overlayBarColour(colour: Rgb = [255, 0, 255], maxAlpha = DEFAULT_OVERLAY_ALPHA): (t: number) => Rgb {
+  const blend = blendWith(colour);
+  return (t) => blend([128, 128, 128], maxAlpha * t);
+}
+
+/** The colour of each pixel of an overlay as renderOverlayPng draws it; null outside the mask with `outside: "hatch"`. */
+export function overlayPixels(
+  phase: ArrayLike<number>, element: ArrayLike<number>, [plo, phi]: Range, [elo, ehi]: Range,
+  o: Pick<OverlayPngOptions, "mask" | "colour" | "maxAlpha" | "nanColour" | "outside"> = {},
+): (i: number) => Rgb | null {
+  const blend = blendWith(o.colour ?? [255, 0, 255]);
+  const maxAlpha = o.maxAlpha ?? DEFAULT_OVERLAY_ALPHA;
+  const nan = o.nanColour ?? NAN_COLOUR;
+  const { mask } = o;
+  const hatch = o.outside === "hatch";
+  return (i: number): Rgb | null => {
+    const out = mask && !mask[i];
+    if (out && hatch) return null;
     const p = phase[i], e = element[i];
     let base: Rgb;
     if (Number.isFinite(p)) {
@@ -235,10 +297,8 @@ export function renderOverlayPng(
     // a constant element map (degenerate range) is transparent, not half-opaque
     const te = ehi > elo ? normalise(e, elo, ehi) : e > elo ? 1 : 0;
     const c = Number.isFinite(e) ? blend(base, maxAlpha * te) : base;
-    return mask && !mask[i] ? dim(c) : c;
+    return out ? dim(c) : c;
   };
-  const out = encode(width, height, scale, pixel, options.colorbar === false ? null : (t) => blend([128, 128, 128], maxAlpha * t));
-  return { ...out, scale, phaseRange: [plo, phi], elementRange: [elo, ehi] };
 }
 
 function writeFile(path: string, png: Buffer): void {

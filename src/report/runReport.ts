@@ -4,16 +4,18 @@
  * correlation analysis, the convergence histories, the metrics, the config and the provenance.
  */
 import path from "node:path";
-import type { Correlation, RegionStats } from "../metrics/correlation.js";
-import { colourAt, resolveColormap, type ColormapName, type Rgb } from "./colormap.js";
+import { MIN_REGION_CONTRAST, type Correlation, type RegionStats } from "../metrics/correlation.js";
+import { AREAL_DENSITY, PHASE, type Unit } from "../scan/units.js";
+import { cropLabels } from "./crop.js";
 import { esc } from "./html/escape.js";
 import { fmt, fmtDuration, fmtLength } from "./html/format.js";
 import { mapFigure, regionOutlineSvg } from "./html/mapFigure.js";
 import { renderPage, type PageSection } from "./html/page.js";
 import { linePlot, PALETTE, scatterPlot, type Series } from "./html/svgPlot.js";
 import { flatten, htmlTable, keyValueTable, leafText, type Cell } from "./html/table.js";
-import { DEFAULT_OVERLAY_ALPHA } from "./png.js";
-import type { PreviewPlan } from "./previews.js";
+import { lutRgb } from "./png.js";
+import { COLORMAPS } from "./colormap.js";
+import { elementWording, PHASE_LABEL, type PreviewPlan } from "./previews.js";
 
 /** One history record as metrics.json holds it (non-finite numbers as null). */
 export interface HistoryRecordJson {
@@ -47,8 +49,10 @@ export interface RunReportInput {
   width: number;
   height: number;
   pixelSize_m: number;
-  /** Previews to draw (planPreviews), rendered here without their colour bar strips. */
+  /** Previews to draw (planPreviews): their maps (cropped to the illuminated region) with HTML colour bars. */
   previews: PreviewPlan[];
+  /** Unit of the element maps (units.ts elementMapUnit(link)); default µg/cm² areal density. */
+  elementUnit?: Unit;
   /** Phase and element maps for the scatter plots of the correlation analysis. */
   phase?: ArrayLike<number>;
   elements: Record<string, ArrayLike<number>>;
@@ -57,32 +61,24 @@ export interface RunReportInput {
 
 const num = (v: number | null | undefined) => (typeof v === "number" ? v : NaN);
 
-function mapColour(plan: PreviewPlan): (t: number) => Rgb {
-  if (plan.kind === "overlay") {
-    const c = plan.colour ?? [255, 0, 255];
-    const a = DEFAULT_OVERLAY_ALPHA;
-    return (t) => [0, 1, 2].map((i) => (1 - a * t) * 128 + a * t * c[i]) as Rgb;
-  }
-  const lut = resolveColormap(plan.colormap as ColormapName);
-  return (t) => colourAt(lut, t);
-}
-
-function planTitle(p: PreviewPlan): { title: string; label: string; note: string } {
+function planNote(p: PreviewPlan): string {
   switch (p.kind) {
-    case "phase": return { title: "Phase", label: "rad", note: p.colormap === "twilight" ? "wrapped, cyclic map" : "" };
-    case "amplitude": return { title: "Amplitude", label: "", note: "" };
-    case "element": return { title: `${p.element}`, label: `${p.element} concentration`, note: "element map" };
-    case "overlay": return { title: `${p.element} on phase`, label: `${p.element}`, note: "element in colour, phase in grey" };
+    case "phase": return p.note ?? "";
+    case "amplitude": return "";
+    case "element": return "element map";
+    case "overlay": return "element in colour, phase in grey";
   }
 }
 
 function figureOf(p: PreviewPlan, input: RunReportInput, extra: { overlaySvg?: string; title?: string; note?: string } = {}): string {
-  const t = planTitle(p);
-  const r = p.render({ colorbar: false });
+  const r = p.image();
+  const grey = (t: number) => lutRgb(COLORMAPS.grey, t);
+  const bars = p.kind === "overlay" && p.phaseRange
+    ? [{ range: p.phaseRange, colour: grey, label: p.phaseLabel ?? PHASE_LABEL }, { range: p.range, colour: p.barColour, label: p.label }]
+    : [{ range: p.range, colour: p.barColour, label: p.label }];
   return mapFigure({
-    title: extra.title ?? t.title, note: extra.note ?? t.note, png: r.png, width: input.width, height: input.height,
-    pixelSize_m: input.pixelSize_m,
-    colourBar: { range: p.range, colour: mapColour(p), ...(t.label ? { label: t.label } : {}) },
+    title: extra.title ?? p.title, note: extra.note ?? planNote(p), png: r.png, width: p.crop.width, height: p.crop.height,
+    pixelSize_m: input.pixelSize_m, colourBars: bars,
     ...(extra.overlaySvg ? { overlaySvg: extra.overlaySvg } : {}),
   });
 }
@@ -115,7 +111,7 @@ function mapsSection(input: RunReportInput): PageSection | null {
   if (!maps.length) return null;
   return {
     id: "maps", title: "Maps",
-    html: `<p class="note">Colour bars span the robust range (1st–99th percentile) of the illuminated region; pixels outside it are dimmed.</p>` +
+    html: `<p class="note">Maps are cropped to the illuminated region (the full object is in result.h5); hatched pixels lie outside it. Colour bars span the robust range (1st–99th percentile) of the illuminated region.</p>` +
       `<div class="figures">${maps.map((p) => figureOf(p, input)).join("")}</div>`,
   };
 }
@@ -142,17 +138,31 @@ function correlationSection(input: RunReportInput): PageSection | null {
   const phasePlan = input.previews.find((p) => p.kind === "phase");
   const regionIds = k.regions.filter((r) => r.label >= 1).map((r) => r.label);
   const colourOf = (label: number) => (label >= 1 ? PALETTE[regionIds.indexOf(label) % PALETTE.length] : null);
-  const centroids = new Map(k.regions.map((r) => [r.label, r.centroid_px] as [number, [number, number]]));
+  // the figure shows the phase preview's crop: outlines and centroids in its pixels
+  const crop = phasePlan?.crop ?? { x: 0, y: 0, width: input.width, height: input.height };
+  const centroids = new Map(k.regions.map((r) => [r.label, [r.centroid_px[0] - crop.y, r.centroid_px[1] - crop.x]] as [number, [number, number]]));
   const figure = phasePlan
-    ? figureOf(phasePlan, input, { title: "Regions", note: k.source === "mask" ? `label image ${path.basename(k.mask ?? "")}` : "Otsu segmentation of the phase", overlaySvg: regionOutlineSvg(labels, input.width, input.height, centroids) })
+    ? figureOf(phasePlan, input, {
+      title: "Regions", note: k.source === "mask" ? `label image ${path.basename(k.mask ?? "")}` : "Otsu segmentation of the phase",
+      overlaySvg: regionOutlineSvg(cropLabels(labels, input.width, crop), crop.width, crop.height, centroids),
+    })
+    : "";
+  const beam = k.beam_area_px !== null && k.beam_area_px !== undefined ? ` (the beam's area: ${esc(fmt(k.beam_area_px))} pixels, 86.5 % intensity diameter)` : "";
+  const dropped = k.dropped && (k.dropped.too_small || k.dropped.unsupported)
+    ? ` Not regions: ${[
+      k.dropped.too_small ? `${k.dropped.too_small} component${k.dropped.too_small === 1 ? "" : "s"} smaller than that` : "",
+      k.dropped.unsupported ? `${k.dropped.unsupported} whose phase contrast is within ${MIN_REGION_CONTRAST} standard errors of the background` : "",
+    ].filter(Boolean).join(" and ")} (${k.dropped.pixels} pixels, unassigned).`
     : "";
   const how = k.source === "mask"
     ? `Regions from the label image <code>${esc(k.mask ?? "")}</code> (0 = background).`
-    : `Regions: Otsu threshold of the phase at ${esc(fmt(k.threshold))} rad; background = the ${k.background_high ? "high" : "low"}-phase class (it holds the scan's border); connected components of at least ${k.min_region_pixels} pixels are regions.`;
+    : `Regions: Otsu threshold of the phase at ${esc(fmt(k.threshold))} rad; background = the ${k.background_high ? "high" : "low"}-phase class (it holds the scan's border); connected components of at least ${k.region_min_pixels ?? k.min_region_pixels} pixels${beam} whose phase stands out of the background's are regions.${dropped}`;
   const els = k.elements;
+  const unit = input.elementUnit ?? AREAL_DENSITY;
+  const u = unit.label ? ` (${esc(unit.label)})` : "";
   const ratioKeys = Object.keys(k.overall.ratios);
-  const header: Cell[] = ["region", { html: "pixels", className: "num" }, { html: "area (µm²)", className: "num" }, { html: "phase mean", className: "num" }, { html: "phase std", className: "num" },
-    ...els.flatMap((e) => [{ html: `${esc(e)} mean`, className: "num" }, { html: `${esc(e)} std`, className: "num" }, { html: `r(phase, ${esc(e)})`, className: "num" }]),
+  const header: Cell[] = ["region", { html: "pixels", className: "num" }, { html: "area (µm²)", className: "num" }, { html: `phase mean (${PHASE.label})`, className: "num" }, { html: `phase std (${PHASE.label})`, className: "num" },
+    ...els.flatMap((e) => [{ html: `${esc(e)} mean${u}`, className: "num" }, { html: `${esc(e)} std${u}`, className: "num" }, { html: `r(phase, ${esc(e)})`, className: "num" }]),
     ...ratioKeys.map((r) => ({ html: esc(r), className: "num" }))];
   const rows = [...k.regions.map((r) => regionRow(r, els, colourOf(r.label))), regionRow(k.overall, els, null)];
   const table = htmlTable(header, rows, { rowClass: (i) => (i === rows.length - 1 ? "total" : undefined) });
@@ -166,12 +176,12 @@ function correlationSection(input: RunReportInput): PageSection | null {
       name: g.r.name, colour: colourOf(g.r.label) ?? "#c3c9d3",
       x: g.idx.map((i) => input.phase![i]), y: g.idx.map((i) => m[i]),
     }));
-    return scatterPlot(series, { title: `Phase vs ${e}`, subtitle: `r = ${fmt(k.overall.elements[e].pearson)} overall`, xLabel: "phase (rad)", yLabel: `${e} concentration`, maxPoints: 1500, width: 400, height: 300 });
+    return scatterPlot(series, { title: `Phase vs ${e}`, subtitle: `r = ${fmt(k.overall.elements[e].pearson)} overall`, xLabel: PHASE_LABEL, yLabel: elementWording(e, unit).label, maxPoints: 1500, width: 400, height: 300 });
   }) : [];
   const warnings = k.warnings.map((w) => `<div class="warn">${esc(w)}</div>`).join("");
   return {
     id: "correlation", title: "Correlation analysis",
-    html: `${warnings}<p class="note">${how} Statistics over the illuminated region; r is Pearson's correlation of phase and concentration within each region.</p>` +
+    html: `${warnings}<p class="note">${how} Statistics over the illuminated region; r is Pearson's correlation of phase and element map within each region; ratios are ratios of the mean ${esc(unit === AREAL_DENSITY ? "areal densities" : "element map values")}.</p>` +
       `<div class="figures">${figure}<div class="plots">${plots.join("")}</div></div><h3>Regions</h3>${table}`,
   };
 }
@@ -222,6 +232,13 @@ function provenanceSection(input: RunReportInput): PageSection {
   return { id: "provenance", title: "Provenance", html: keyValueTable(rows, "kv mono-values") };
 }
 
+/** "cell-A.h5 · joint reconstruction · 2026-05-01 14:03 UTC": the scan's file name, the mode and the date. */
+export function reportTitle(scan: string, mode: string, created: string): string {
+  const d = new Date(created);
+  const when = Number.isNaN(d.getTime()) ? created : `${d.toISOString().slice(0, 10)} ${d.toISOString().slice(11, 16)} UTC`;
+  return `${path.basename(scan) || scan} · ${mode} reconstruction · ${when}`;
+}
+
 /** The whole report page. */
 export function renderRunReport(input: RunReportInput): string {
   const r = input.run;
@@ -231,7 +248,7 @@ export function renderRunReport(input: RunReportInput): string {
   ].filter((s): s is PageSection => s !== null);
   return renderPage({
     kicker: "ptyxrf run report",
-    title: path.basename(r.scan),
+    title: reportTitle(r.scan, r.mode, input.provenance.created),
     facts: [
       ["mode", r.mode], ["iterations", String(r.iterations)], ["wall time", fmtDuration(r.wall_s)],
       ["engine", `${r.engine} (${r.device})`], ["created", input.provenance.created],

@@ -56,6 +56,22 @@ function metricNames(tasks: SweepTaskRow[], rankMetric: string): string[] {
   return names;
 }
 
+/**
+ * Metrics with one value in every succeeded task (e.g. iterations), of two or more: they tell nothing apart, so
+ * the page states them once instead of giving each a table column (the table must fit a laptop's window).
+ */
+function constantMetrics(tasks: SweepTaskRow[], names: string[], rankMetric: string): Array<[string, number]> {
+  const done = tasks.filter((t) => t.status === "succeeded");
+  if (done.length < 2) return [];
+  return names.filter((m) => m !== rankMetric && done.every((t) => t.metrics[m] !== undefined && t.metrics[m] === done[0].metrics[m]))
+    .map((m) => [m, done[0].metrics[m]] as [string, number]);
+}
+
+/** A header text that may break after "_" and "." (long metric and parameter names wrap instead of widening the table). */
+function breakable(text: string): string {
+  return esc(text).replace(/([_.])/g, "$1<wbr>");
+}
+
 /** Succeeded tasks by rank (unranked after, by the rank metric), then failed and missing ones by index. */
 function ordered(tasks: SweepTaskRow[], s: SweepSummary): SweepTaskRow[] {
   const m = s.rankBy.metric, sign = s.rankBy.order === "min" ? 1 : -1;
@@ -81,8 +97,8 @@ function scanTable(tasks: SweepTaskRow[], s: SweepSummary, varied: string[], met
   const rows = ordered(tasks, s);
   const thumbs = rows.some((t) => t.preview);
   const header: Cell[] = [
-    { html: "rank", className: "num" }, "task", ...(thumbs ? ["phase"] : []), ...varied,
-    ...metrics.map((m) => ({ html: m === s.rankBy.metric ? `${esc(m)} ${s.rankBy.order === "min" ? "↓" : "↑"}` : esc(m), className: "num" })),
+    { html: "rank", className: "num" }, "task", ...(thumbs ? ["phase"] : []), ...varied.map((p) => ({ html: breakable(p) })),
+    ...metrics.map((m) => ({ html: m === s.rankBy.metric ? `${breakable(m)} ${s.rankBy.order === "min" ? "↓" : "↑"}` : breakable(m), className: "num" })),
     "status",
   ];
   const body: Cell[][] = rows.map((t) => [
@@ -93,11 +109,12 @@ function scanTable(tasks: SweepTaskRow[], s: SweepSummary, varied: string[], met
     { html: statusBadge(t) },
   ]);
   return htmlTable(header, body, {
+    className: "data compact",
     rowClass: (i) => (rows[i].rank === 1 ? "best" : rows[i].status !== "succeeded" ? "failed" : undefined),
   });
 }
 
-function rankingSection(s: SweepSummary, varied: string[], metrics: string[]): PageSection {
+function rankingSection(s: SweepSummary, varied: string[], metrics: string[], constant: Array<[string, number]>): PageSection {
   const scans = [...new Set(s.tasks.map((t) => t.scan))];
   const html = scans.map((scan) => {
     const tasks = s.tasks.filter((t) => t.scan === scan);
@@ -108,7 +125,10 @@ function rankingSection(s: SweepSummary, varied: string[], metrics: string[]): P
       : "no succeeded task";
     return `<h3>${esc(label)} <span class="mono" style="font-weight:400;color:#5b6475">${esc(scan)}</span></h3><p class="note">${bestNote}</p>${scanTable(tasks, s, varied, metrics)}`;
   }).join("");
-  return { id: "ranking", title: `Ranking by ${s.rankBy.metric} (${s.rankBy.order === "min" ? "lower" : "higher"} is better)`, html };
+  const same = constant.length
+    ? `<p class="note">The same in every succeeded task, so not in the tables: ${constant.map(([k, v]) => `<code>${esc(k)} = ${esc(fmt(v))}</code>`).join(", ")}.</p>`
+    : "";
+  return { id: "ranking", title: `Ranking by ${s.rankBy.metric} (${s.rankBy.order === "min" ? "lower" : "higher"} is better)`, html: same + html };
 }
 
 function failuresSection(s: SweepSummary, varied: string[]): PageSection | null {
@@ -154,16 +174,19 @@ function plotsSection(s: SweepSummary, varied: string[]): PageSection | null {
 export function renderSweepReport(summary: SweepSummary): string {
   const s = summary;
   const { varied, fixed } = parameters(s.tasks);
-  const metrics = metricNames(s.tasks, s.rankBy.metric);
+  const allMetrics = metricNames(s.tasks, s.rankBy.metric);
+  const constant = constantMetrics(s.tasks, allMetrics, s.rankBy.metric);
+  const metrics = allMetrics.filter((m) => !constant.some(([c]) => c === m));
   const count = (st: SweepTaskRow["status"]) => s.tasks.filter((t) => t.status === st).length;
   const scans = new Set(s.tasks.map((t) => t.scan)).size;
   const sections = [
-    rankingSection(s, varied, metrics),
+    rankingSection(s, varied, metrics, constant),
     failuresSection(s, varied),
     plotsSection(s, varied),
     {
       id: "spec", title: "Spec",
-      html: `${fixed.length ? `<p class="note">Same in every task: ${fixed.map(([k, v]) => `<code>${esc(k)} = ${esc(String(v))}</code>`).join(", ")}</p>` : ""}<pre>${esc(JSON.stringify(s.spec, null, 2) ?? "")}</pre>`,
+      html: `${fixed.length ? `<p class="note">Same in every task: ${fixed.map(([k, v]) => `<code>${esc(k)} = ${esc(String(v))}</code>`).join(", ")}</p>` : ""}` +
+        `<pre>${esc(JSON.stringify(s.spec, null, 2) ?? "")}</pre>`,
     },
     {
       id: "provenance", title: "Provenance",

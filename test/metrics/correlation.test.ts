@@ -123,6 +123,64 @@ describe("correlate", () => {
   });
 });
 
+describe("correlate: regions the data support", () => {
+  /**
+   * 40 x 40: a background of +-0.3 in a checkerboard (std 0.3), a 20 x 20 cell at phase 1.2, an 8 x 8 blob at
+   * 0.8 (64 pixels, contrast 0.8: 2.7 background standard deviations) and a 5 x 5 speck at 1.2 (25 pixels).
+   * Otsu puts the threshold between the background and the blob: all three are candidate regions.
+   */
+  function scene() {
+    const W = 40, phase = new Float64Array(W * W), fe = new Float64Array(W * W).fill(1), zn = new Float64Array(W * W).fill(1);
+    for (let y = 0; y < W; y++) {
+      for (let x = 0; x < W; x++) {
+        const i = y * W + x;
+        phase[i] = (x + y) % 2 ? 0.3 : -0.3;
+        if (y >= 4 && y < 24 && x >= 4 && x < 24) { phase[i] = 1.2; fe[i] = 30; }
+        else if (y >= 28 && y < 36 && x >= 6 && x < 14) { phase[i] = 0.8; fe[i] = 31; zn[i] = 0.18; }
+        else if (y >= 30 && y < 35 && x >= 28 && x < 33) { phase[i] = 1.2; fe[i] = 172.9; zn[i] = 1; }
+      }
+    }
+    return { W, phase, fe, zn };
+  }
+
+  it("drops components smaller than the beam's area and those whose contrast is within the noise, and counts them", () => {
+    const s = scene();
+    const base = { phase: s.phase, width: s.W, height: s.W, elements: { Fe: s.fe, Zn: s.zn }, pixelSize_m: 50e-9, minRegionPixels: 16 };
+    // without a beam area every component of 16 pixels or more is a region: cell, blob and speck
+    const all = correlate(base).correlation;
+    expect(all.regions.map((r) => r.pixels)).toEqual([1600 - 400 - 64 - 25, 400, 64, 25]);
+    expect(all.beam_area_px).toBeNull();
+    expect(all.dropped).toEqual({ too_small: 0, unsupported: 0, pixels: 0 });
+
+    // a beam of 60 pixels: the 25-pixel speck is smaller than the beam; the blob's contrast 0.8 is below
+    // 3 x 0.3 x sqrt(60 / 64) = 0.87; the cell's 1.2 is far above 3 x 0.3 x sqrt(60 / 400) = 0.35
+    const { correlation: c, labels } = correlate({ ...base, beamAreaPixels: 60 });
+    expect(c.beam_area_px).toBe(60);
+    expect(c.region_min_pixels).toBe(60);
+    expect(c.regions.map((r) => [r.name, r.pixels])).toEqual([["background", 1111], ["region 1", 400]]);
+    expect(c.dropped).toEqual({ too_small: 1, unsupported: 1, pixels: 89 });
+    expect(c.unassigned_pixels).toBe(89);
+    expect(labels[32 * 40 + 10]).toBe(-1); // the blob
+    expect(labels[32 * 40 + 30]).toBe(-1); // the speck: its Fe/Zn of 172.9 is no region's ratio
+    expect(Object.values(c.regions[1].ratios)[0]).toBeCloseTo(30, 12);
+    expect(c.overall.pixels).toBe(1600);
+    // a larger configured minimum wins over a smaller beam
+    expect(correlate({ ...base, beamAreaPixels: 10, minRegionPixels: 30 }).correlation.region_min_pixels).toBe(30);
+    expect(() => correlate({ ...base, beamAreaPixels: -1 })).toThrow(/beamAreaPixels must be a positive number, got -1/);
+  });
+
+  it("keeps a user's label image as given, warning about regions smaller than the beam", () => {
+    const s = scene();
+    const user = new Int32Array(1600);
+    for (let i = 0; i < 1600; i++) if (s.phase[i] === 0.8) user[i] = 2; // the 64-pixel blob
+    user[0] = 3; // a one-pixel label
+    const { correlation: c } = correlate({ phase: s.phase, width: 40, height: 40, elements: { Fe: s.fe }, pixelSize_m: 50e-9, labels: { data: user, source: "cells.png" }, beamAreaPixels: 60 });
+    expect(c.regions.map((r) => [r.label, r.pixels])).toEqual([[0, 1535], [2, 64], [3, 1]]);
+    expect(c.warnings).toEqual(["label 3 has 1 analysed pixels, fewer than the beam's area (60 pixels): its element statistics mostly measure its surroundings"]);
+    expect(c.dropped).toBeUndefined();
+  });
+});
+
 describe("labelsFromPng", () => {
   it("reads grey values as labels and transparent pixels as none", () => {
     const png = new PNG({ width: 3, height: 1 });

@@ -118,6 +118,16 @@ describe("SVG plots", () => {
     }
   });
 
+  it("put a subtitle that would run into the title on its own line", () => {
+    const o = { title: "object_rel_error vs weights.alpha", subtitle: "ring: best of its scan", width: 440, height: 290 };
+    const svg = scatterPlot([{ name: "a", x: [1, 2], y: [1, 2] }, { name: "b", x: [1, 2], y: [2, 1] }], o);
+    expect(svg).toMatch(/<text x="\d+" y="31" class="subtitle">ring: best of its scan<\/text>/);
+    expect(svg).not.toContain('text-anchor="end" class="subtitle"');
+    // a short title keeps its subtitle on the same line, right-aligned
+    const short = scatterPlot([{ name: "a", x: [1, 2], y: [1, 2] }], { ...o, title: "loss vs rate" });
+    expect(short).toContain('y="15" text-anchor="end" class="subtitle"');
+  });
+
   it("categorical x axes label each category", () => {
     const svg = scatterPlot([{ name: "s", x: [0, 1], y: [1, 2] }], { xCategories: ["gaussian", "poisson"] });
     expect(svg).toContain(">gaussian</text>");
@@ -141,12 +151,16 @@ describe("map figure parts", () => {
     expect(svg).toMatch(/<text x="3.5" y="2.0"[^>]*>1<\/text>/);
   });
 
-  it("colour bars label both ends and the middle of their range", () => {
-    const svg = colourBarSvg({ height: 200, range: [-1, 3], colour: (t) => [255 * t, 0, 0], label: "rad" });
-    expect(svg).toContain(">-1</text>");
-    expect(svg).toContain(">1</text>");
-    expect(svg).toContain(">3</text>");
+  it("colour bars carry round ticks inside their range and the quantity with its unit", () => {
+    const svg = colourBarSvg({ height: 200, range: [-1.3411, 0.4424], colour: (t) => [255 * t, 0, 0], label: "phase (rad)" });
+    const ticks = [...svg.matchAll(/class="tick">([^<]*)</g)].map((m) => m[1]);
+    expect(ticks).toEqual(["−1.0", "−0.5", "0.0"]);
+    expect(svg).not.toContain("0.4424");
+    expect(svg).not.toContain("1.341");
     expect(svg).toContain('stop-color="#ff0000"');
-    expect(svg).toContain(">rad</text>");
+    expect(svg).toContain(">phase (rad)</text>");
+    // a tall bar gets more ticks, still round, still inside
+    expect([...colourBarSvg({ height: 560, range: [0, 207.3], colour: () => [0, 0, 0] }).matchAll(/class="tick">([^<]*)</g)].map((m) => m[1]))
+      .toEqual(["0", "50", "100", "150", "200"]);
   });
 });

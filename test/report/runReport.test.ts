@@ -68,6 +68,22 @@ describe("report.html of a run", () => {
     expect(html).toContain("Phase vs Fe");
     expect(html).toContain("Errors against the truth");
     expect(html).toMatch(/class="mono changed">6</); // iterations differ from the default
+    // the title names the scan, the mode and the date
+    expect(html).toMatch(/<h1>scan\.h5 · joint reconstruction · \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC<\/h1>/);
+    // units on every map and in the correlation table; element maps are areal densities
+    for (const label of ["phase (rad)", "amplitude (dimensionless)", "Fe areal density (µg/cm²)", "Zn areal density (µg/cm²)", "Fe mean (µg/cm²)", "phase mean (rad)"]) {
+      expect(html).toContain(label);
+    }
+    expect(html).not.toMatch(/concentration/i);
+    // colour bars: a label on each (phase, amplitude, Fe, Zn, two overlays with two bars each, regions) and round ticks
+    const bars = [...html.matchAll(/<svg class="colourbar"[^>]*>(.*?)<\/svg>/g)].map((m) => m[1]);
+    expect(bars).toHaveLength(9);
+    for (const b of bars) {
+      expect(b).toMatch(/class="axis-label">[^<]+<\/text>/);
+      const ticks = [...b.matchAll(/class="tick">([^<]*)</g)].map((m) => m[1]);
+      expect(ticks.length).toBeGreaterThanOrEqual(2);
+      for (const t of ticks) expect(t).toMatch(/^−?\d+(\.\d{1,3})?(e−?\d+)?$/); // 0.4424-style labels are gone
+    }
   });
 
   it("falls back to the phase segmentation, with a warning, when the label image has the wrong size", async () => {
@@ -78,6 +94,12 @@ describe("report.html of a run", () => {
     const c = JSON.parse(read(out, "metrics.json")).correlation;
     expect(c.source).toBe("otsu");
     expect(c.warnings[0]).toMatch(/is 10 x 10 pixels but the object is 64 x 64/);
+    // no region is smaller than the beam (the reconstructed probe's 86.5 % intensity diameter: about 10 px here)
+    expect(c.beam_area_px).toBeGreaterThan(40);
+    expect(c.beam_area_px).toBeLessThan(200);
+    expect(c.region_min_pixels).toBe(Math.max(16, Math.ceil(c.beam_area_px)));
+    for (const r of c.regions.filter((r: { label: number }) => r.label >= 1)) expect(r.pixels).toBeGreaterThanOrEqual(c.region_min_pixels);
+    expect(read(out, REPORT)).toMatch(/connected components of at least \d+ pixels \(the beam's area: [\d.]+ pixels/);
     expect(read(out, REPORT)).toContain("is 10 x 10 pixels but the object is 64 x 64");
   });
 

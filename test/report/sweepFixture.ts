@@ -1,11 +1,15 @@
-/** A synthetic sweep summary: two scans x a 3 x 2 grid of parameters, one failed and one missing task, thumbnails. */
-import { renderMapPng } from "../../src/report/png.js";
+/**
+ * A synthetic sweep summary: two scans x a 3 x 2 grid of parameters, one failed and one missing task, every
+ * metric a real sweep tabulates (src/pipeline/sweep/aggregate.ts flattenMetrics, for Fe and Zn), and each
+ * task's phase.png preview figure as its thumbnail, as the aggregation embeds them.
+ */
+import { planPreviews } from "../../src/report/previews.js";
 import type { SweepSummary, SweepTaskRow } from "../../src/report/sweepReport.js";
 
 function thumbnail(k: number): Uint8Array {
   const n = 24;
-  const data = new Float32Array(n * n).map((_, i) => Math.sin((i % n) / (2 + k)) + Math.cos(Math.floor(i / n) / 3));
-  return renderMapPng(data, n, n, { colormap: "grey", colorbar: false, scale: 2 }).png;
+  const phase = new Float32Array(n * n).map((_, i) => 0.2 * (Math.sin((i % n) / (2 + k)) + Math.cos(Math.floor(i / n) / 3)));
+  return planPreviews({ phase, width: n, height: n, elements: {}, pixelSize_m: 50e-9 })[0].figure().png;
 }
 
 export function syntheticSweep(): SweepSummary {
@@ -20,7 +24,11 @@ export function syntheticSweep(): SweepSummary {
         const row: SweepTaskRow = {
           index, id, scan: s.scan, scanLabel: s.label, params: { "rates.maps": rate, "noise.ptycho": noise },
           status: "succeeded",
-          metrics: { object_rel_error: err, cpcc: 1 - err / 3, final_loss: err * 1e-3, wall_s: 40 + index * 3 },
+          metrics: {
+            final_loss: err * 1e-3, loss_ptycho: err * 8e-4, loss_xrf: err * 2e-4, weight_ptycho: 1.2 - err, weight_xrf: 0.8 + err,
+            object_rel_error: err, object_cpcc: 1 - err / 3, Fe_rel_error: 2.1 * err, Zn_rel_error: 1.7 * err,
+            wall_s: 40 + index * 3, ms_per_iter: 200 + index * 15, iterations: 200,
+          },
           reportHref: `${id}/report.html`, preview: thumbnail(index),
         };
         if (index === 4) { row.status = "failed"; row.error = "worker exited 137: out of memory <GPU>"; row.metrics = {}; delete row.preview; }

@@ -48,6 +48,17 @@ describe("renderSweepReport", () => {
     expect(html).not.toContain("<script");
   });
 
+  it("keeps the table narrow: long names may wrap, and results equal in every task are stated once", () => {
+    expect(html).toContain("object_<wbr>rel_<wbr>error ↓");
+    expect(html).toContain("rates.<wbr>maps");
+    expect(html).toContain("Zn_<wbr>rel_<wbr>error");
+    // every task ran 200 iterations: not a column, a note
+    expect(html).toContain("so not in the tables: <code>iterations = 200</code>");
+    const head = html.slice(html.indexOf("<thead>"), html.indexOf("</thead>"));
+    expect(head).not.toContain("iterations");
+    expect(html).toContain('<table class="data compact">');
+  });
+
   it("renders a sweep where nothing succeeded or nothing varies", () => {
     const none = renderSweepReport({ ...s, tasks: s.tasks.slice(0, 1).map((t) => ({ ...t, status: "failed", rank: undefined, metrics: {}, error: "boom" })) });
     expect(none).toContain("no succeeded task");

@@ -12,6 +12,13 @@ import { scaleBar, scaleBarHtml } from "./scaleBar.js";
 
 export const MAP_DISPLAY_SIZE = 300;
 
+export interface MapColourBar {
+  range: [number, number];
+  colour: (t: number) => Rgb;
+  /** Quantity and unit, e.g. "phase (rad)". */
+  label?: string;
+}
+
 export interface MapFigureInput {
   title: string;
   /** Grey text after the title (e.g. the colour map). */
@@ -23,7 +30,9 @@ export interface MapFigureInput {
   height: number;
   /** Object pixel size in metres: draws a scale bar. */
   pixelSize_m?: number;
-  colourBar?: { range: [number, number]; colour: (t: number) => Rgb; label?: string };
+  colourBar?: MapColourBar;
+  /** Several colour bars side by side (an overlay's phase and element scales); drawn after `colourBar`. */
+  colourBars?: MapColourBar[];
   /** SVG content in object-pixel coordinates (viewBox 0 0 width height) drawn over the image. */
   overlaySvg?: string;
   /** Longer side on screen in CSS pixels (default 300). */
@@ -42,7 +51,7 @@ export function mapFigure(f: MapFigureInput): string {
   const overlay = f.overlaySvg
     ? `<svg class="outline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${f.width} ${f.height}" preserveAspectRatio="none" aria-hidden="true">${f.overlaySvg}</svg>`
     : "";
-  const cb = f.colourBar ? colourBarSvg({ height: h, ...f.colourBar }) : "";
+  const cb = [...(f.colourBar ? [f.colourBar] : []), ...(f.colourBars ?? [])].map((b) => colourBarSvg({ height: h, ...b })).join("");
   return `<figure class="map"><figcaption>${esc(f.title)}${f.note ? ` <span>${esc(f.note)}</span>` : ""}</figcaption>` +
     `<div class="map-row"><div class="map-img" style="width:${w + 2}px"><img src="${pngDataUri(f.png)}" width="${w}" height="${h}" alt="${esc(f.alt ?? f.title)}">` +
     `${overlay}${bar ? scaleBarHtml(bar) : ""}</div>${cb}</div></figure>`;

@@ -53,8 +53,8 @@ figure.map figcaption span { font-weight: 400; color: var(--muted); }
 .map-img { position: relative; line-height: 0; border: 1px solid #b9c0cc; }
 .map-img img { display: block; image-rendering: pixelated; }
 .map-img svg.outline { position: absolute; left: 0; top: 0; width: 100%; height: 100%; }
-.scalebar { position: absolute; left: 8px; bottom: 8px; height: 5px; background: #fff; border: 1px solid #000; box-shadow: 0 0 2px #000; }
-.scalebar span { position: absolute; left: 0; bottom: 7px; font-size: 12px; line-height: 1; color: #fff; white-space: nowrap; font-weight: 600; text-shadow: 0 0 2px #000, 0 0 3px #000; }
+.scalebar { position: absolute; left: 10px; bottom: 9px; height: 4px; background: #000; outline: 2px solid #fff; }
+.scalebar span { position: absolute; left: 0; bottom: 8px; font-size: 12px; line-height: 1; color: #1d2330; white-space: nowrap; font-weight: 600; background: #ffffffeb; padding: 2px 4px; border-radius: 2px; }
 .plots { display: flex; flex-wrap: wrap; gap: 16px; }
 svg.plot { max-width: 100%; height: auto; background: #fff; }
 svg text { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; fill: #1d2330; }
@@ -79,6 +79,9 @@ table.data tr.best td { background: var(--good); font-weight: 600; }
 table.data tr.failed td { background: var(--bad); }
 table.data tr.total td { font-weight: 600; border-top: 2px solid #c9ced8; }
 table.data caption { text-align: left; font-weight: 600; padding: 4px 0; }
+table.data.compact { font-size: 12.5px; }
+table.data.compact th, table.data.compact td { padding: 3px 6px; }
+table.data.compact thead th { vertical-align: bottom; }
 table.kv th { text-align: left; font-weight: 500; color: var(--muted); padding: 2px 14px 2px 0; vertical-align: top; white-space: nowrap; }
 table.kv td { padding: 2px 0; word-break: break-all; }
 table.kv td.num { text-align: left; }

@@ -50,6 +50,15 @@ export interface Axis {
 }
 
 const CHAR_W = 6.3; // approximate width of one character at the 11 px label size
+// generous widths of one character of the 13 px semibold title and the 12 px subtitle (system sans fonts)
+const TITLE_CHAR_W = 8;
+const SUBTITLE_CHAR_W = 7;
+
+/** Whether a title at `left` and a right-aligned subtitle ending at W - right would overlap on one line. */
+export function subtitleNeedsOwnLine(title: string | undefined, subtitle: string | undefined, left: number, W: number, right: number): boolean {
+  if (!title || !subtitle) return false;
+  return left + title.length * TITLE_CHAR_W + 16 > W - right - subtitle.length * SUBTITLE_CHAR_W;
+}
 
 /** The largest 1, 2 or 5 x 10^k <= x. */
 function nice125(x: number): number {
@@ -115,6 +124,8 @@ const usable = (v: number, log: boolean) => Number.isFinite(v) && (!log || v > 0
 
 interface Frame {
   W: number; H: number; left: number; right: number; top: number; bottom: number;
+  /** The subtitle goes on its own line under the title (they would overlap on one); the legend's top. */
+  subtitleBelow: boolean; legendTop: number;
   x: Axis; y: Axis;
   sx: (v: number) => number; sy: (v: number) => number;
 }
@@ -186,7 +197,11 @@ function frameSvg(f: Frame, o: PlotOptions, legendSvg: string, body: string, emp
   }
   parts.push(`<rect x="${left}" y="${top}" width="${n2(W - left - right)}" height="${n2(H - top - bottom)}" class="plot-frame"/>`);
   if (o.title) parts.push(`<text x="${left}" y="15" class="title">${esc(o.title)}</text>`);
-  if (o.subtitle) parts.push(`<text x="${n2(W - right)}" y="15" text-anchor="end" class="subtitle">${esc(o.subtitle)}</text>`);
+  if (o.subtitle) {
+    parts.push(f.subtitleBelow
+      ? `<text x="${left}" y="31" class="subtitle">${esc(o.subtitle)}</text>`
+      : `<text x="${n2(W - right)}" y="15" text-anchor="end" class="subtitle">${esc(o.subtitle)}</text>`);
+  }
   if (o.xLabel) parts.push(`<text x="${n2((left + W - right) / 2)}" y="${H - 6}" text-anchor="middle" class="axis-label">${esc(o.xLabel)}</text>`);
   if (o.yLabel) parts.push(`<text transform="translate(13 ${n2((top + H - bottom) / 2)}) rotate(-90)" text-anchor="middle" class="axis-label">${esc(o.yLabel)}</text>`);
   parts.push(legendSvg);
@@ -202,10 +217,12 @@ function makeFrame(series: Series[], o: PlotOptions, xs: number[], ys: number[],
   const labelW = Math.max(...y.ticks.map((t) => tickLabel(t, y).length), 1) * CHAR_W;
   const left = Math.ceil((o.yLabel ? 20 : 4) + labelW + 8);
   const right = 12;
-  const top = 24 + legendHeight(series, W - left - right);
+  const subtitleBelow = subtitleNeedsOwnLine(o.title, o.subtitle, left, W, right);
+  const head = subtitleBelow ? 40 : 24;
+  const top = head + legendHeight(series, W - left - right);
   const bottom = o.xLabel ? 36 : 22;
   return {
-    W, H, left, right, top, bottom, x, y,
+    W, H, left, right, top, bottom, x, y, subtitleBelow, legendTop: head - 2,
     sx: scaler(x, left, W - right), sy: scaler(y, H - bottom, top),
   };
 }
@@ -238,7 +255,7 @@ export function linePlot(series: Series[], o: PlotOptions = {}): string {
     const dot = count === 1 ? `<circle cx="${n2(lastX)}" cy="${n2(lastY)}" r="2.5" fill="${esc(cs[k])}"/>` : "";
     return `<path d="${d}" fill="none" stroke="${esc(cs[k])}" stroke-width="1.8" stroke-linejoin="round"${s.dashed ? ' stroke-dasharray="5 3"' : ""}/>${dot}`;
   }).join("");
-  return frameSvg(f, o, legend(series, cs, f.left, 22, f.W - f.left - f.right, "line"), body, xs.length === 0);
+  return frameSvg(f, o, legend(series, cs, f.left, f.legendTop, f.W - f.left - f.right, "line"), body, xs.length === 0);
 }
 
 /** Scatter chart: points of each series (at most maxPoints per series, evenly strided), translucent. */
@@ -268,5 +285,5 @@ export function scatterPlot(series: Series[], o: PlotOptions = {}): string {
     if (!s || !(index < Math.min(s.x.length, s.y.length)) || !usable(s.x[index], logX) || !usable(s.y[index], logY)) return "";
     return `<circle cx="${n2(f.sx(s.x[index]))}" cy="${n2(f.sy(s.y[index]))}" r="${r + 4}" class="highlight"/>`;
   }).join("");
-  return frameSvg(f, o, legend(series, cs, f.left, 22, f.W - f.left - f.right, "point"), body + rings, xs.length === 0);
+  return frameSvg(f, o, legend(series, cs, f.left, f.legendTop, f.W - f.left - f.right, "point"), body + rings, xs.length === 0);
 }

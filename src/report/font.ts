@@ -1,0 +1,933 @@
+/**
+ * A small proportional bitmap font for text drawn into PNG figures without a browser or a font file (tick
+ * labels, units, titles, scale bar lengths of the previews, docs/reports.md "PNG previews").
+ *
+ * Every glyph is drawn on a grid of 9 rows: rows 0-6 hold capitals and digits (cap height 7), lower case has an
+ * x-height of 5 (rows 2-6), rows 7-8 hold descenders; the baseline is under row 6. Glyphs are 1 to 5 columns
+ * wide and are set with one blank column between them. Covered: printable ASCII (32-126) and the characters
+ * units and numbers need: µ ² ³ ° − (minus) π × · ± Å – —. Any other character is drawn as a hollow box.
+ *
+ * Drawing scales every glyph pixel to an s x s block (integer s), so text stays crisp at any size.
+ */
+
+/** Glyph rows: "#" = ink. Listed as `:<char>` followed by its rows (fewer than 9 rows: the rest are blank). */
+const GLYPH_SOURCE = `
+: 
+...
+:!
+#
+#
+#
+#
+#
+.
+#
+:"
+#.#
+#.#
+:#
+.#.#.
+.#.#.
+#####
+.#.#.
+#####
+.#.#.
+.#.#.
+:$
+..#..
+.####
+#.#..
+.###.
+..#.#
+####.
+..#..
+:%
+##..#
+##..#
+...#.
+..#..
+.#...
+#..##
+#..##
+:&
+.##..
+#..#.
+#.#..
+.#...
+#.#.#
+#..#.
+.##.#
+:'
+#
+#
+:(
+..#
+.#.
+#..
+#..
+#..
+.#.
+..#
+:)
+#..
+.#.
+..#
+..#
+..#
+.#.
+#..
+:*
+.....
+..#..
+#.#.#
+.###.
+#.#.#
+..#..
+:+
+.....
+..#..
+..#..
+#####
+..#..
+..#..
+:,
+..
+..
+..
+..
+..
+.#
+.#
+#.
+:-
+....
+....
+....
+####
+:.
+..
+..
+..
+..
+..
+##
+##
+:/
+....#
+...#.
+...#.
+..#..
+.#...
+.#...
+#....
+:0
+.###.
+#...#
+#..##
+#.#.#
+##..#
+#...#
+.###.
+:1
+..#..
+.##..
+..#..
+..#..
+..#..
+..#..
+.###.
+:2
+.###.
+#...#
+....#
+...#.
+..#..
+.#...
+#####
+:3
+#####
+...#.
+..#..
+...#.
+....#
+#...#
+.###.
+:4
+...#.
+..##.
+.#.#.
+#..#.
+#####
+...#.
+...#.
+:5
+#####
+#....
+####.
+....#
+....#
+#...#
+.###.
+:6
+..##.
+.#...
+#....
+####.
+#...#
+#...#
+.###.
+:7
+#####
+....#
+...#.
+..#..
+.#...
+.#...
+.#...
+:8
+.###.
+#...#
+#...#
+.###.
+#...#
+#...#
+.###.
+:9
+.###.
+#...#
+#...#
+.####
+....#
+...#.
+.##..
+::
+..
+##
+##
+..
+##
+##
+:;
+..
+##
+##
+..
+##
+##
+.#
+#.
+:<
+...#
+..#.
+.#..
+#...
+.#..
+..#.
+...#
+:=
+.....
+.....
+#####
+.....
+#####
+:>
+#...
+.#..
+..#.
+...#
+..#.
+.#..
+#...
+:?
+.###.
+#...#
+....#
+...#.
+..#..
+.....
+..#..
+:@
+.###.
+#...#
+#.###
+#.#.#
+#.###
+#....
+.####
+:A
+.###.
+#...#
+#...#
+#...#
+#####
+#...#
+#...#
+:B
+####.
+#...#
+#...#
+####.
+#...#
+#...#
+####.
+:C
+.###.
+#...#
+#....
+#....
+#....
+#...#
+.###.
+:D
+###..
+#..#.
+#...#
+#...#
+#...#
+#..#.
+###..
+:E
+#####
+#....
+#....
+####.
+#....
+#....
+#####
+:F
+#####
+#....
+#....
+####.
+#....
+#....
+#....
+:G
+.###.
+#...#
+#....
+#.###
+#...#
+#...#
+.####
+:H
+#...#
+#...#
+#...#
+#####
+#...#
+#...#
+#...#
+:I
+###
+.#.
+.#.
+.#.
+.#.
+.#.
+###
+:J
+..###
+...#.
+...#.
+...#.
+...#.
+#..#.
+.##..
+:K
+#...#
+#..#.
+#.#..
+##...
+#.#..
+#..#.
+#...#
+:L
+#....
+#....
+#....
+#....
+#....
+#....
+#####
+:M
+#...#
+##.##
+#.#.#
+#.#.#
+#...#
+#...#
+#...#
+:N
+#...#
+#...#
+##..#
+#.#.#
+#..##
+#...#
+#...#
+:O
+.###.
+#...#
+#...#
+#...#
+#...#
+#...#
+.###.
+:P
+####.
+#...#
+#...#
+####.
+#....
+#....
+#....
+:Q
+.###.
+#...#
+#...#
+#...#
+#.#.#
+#..#.
+.##.#
+:R
+####.
+#...#
+#...#
+####.
+#.#..
+#..#.
+#...#
+:S
+.####
+#....
+#....
+.###.
+....#
+....#
+####.
+:T
+#####
+..#..
+..#..
+..#..
+..#..
+..#..
+..#..
+:U
+#...#
+#...#
+#...#
+#...#
+#...#
+#...#
+.###.
+:V
+#...#
+#...#
+#...#
+#...#
+#...#
+.#.#.
+..#..
+:W
+#...#
+#...#
+#...#
+#.#.#
+#.#.#
+#.#.#
+.#.#.
+:X
+#...#
+#...#
+.#.#.
+..#..
+.#.#.
+#...#
+#...#
+:Y
+#...#
+#...#
+.#.#.
+..#..
+..#..
+..#..
+..#..
+:Z
+#####
+....#
+...#.
+..#..
+.#...
+#....
+#####
+:[
+###
+#..
+#..
+#..
+#..
+#..
+###
+:\\
+#....
+.#...
+.#...
+..#..
+...#.
+...#.
+....#
+:]
+###
+..#
+..#
+..#
+..#
+..#
+###
+:^
+..#..
+.#.#.
+#...#
+:_
+.....
+.....
+.....
+.....
+.....
+.....
+.....
+#####
+:\`
+#.
+.#
+:a
+.....
+.....
+.###.
+....#
+.####
+#...#
+.####
+:b
+#....
+#....
+#.##.
+##..#
+#...#
+#...#
+####.
+:c
+.....
+.....
+.###.
+#....
+#....
+#...#
+.###.
+:d
+....#
+....#
+.##.#
+#..##
+#...#
+#...#
+.####
+:e
+.....
+.....
+.###.
+#...#
+#####
+#....
+.###.
+:f
+..##
+.#..
+###.
+.#..
+.#..
+.#..
+.#..
+:g
+.....
+.....
+.####
+#...#
+#...#
+#...#
+.####
+....#
+.###.
+:h
+#....
+#....
+#.##.
+##..#
+#...#
+#...#
+#...#
+:i
+.#.
+...
+##.
+.#.
+.#.
+.#.
+###
+:j
+...#
+....
+..##
+...#
+...#
+...#
+...#
+#..#
+.##.
+:k
+#...
+#...
+#..#
+#.#.
+##..
+#.#.
+#..#
+:l
+##.
+.#.
+.#.
+.#.
+.#.
+.#.
+###
+:m
+.....
+.....
+##.#.
+#.#.#
+#.#.#
+#.#.#
+#.#.#
+:n
+.....
+.....
+#.##.
+##..#
+#...#
+#...#
+#...#
+:o
+.....
+.....
+.###.
+#...#
+#...#
+#...#
+.###.
+:p
+.....
+.....
+####.
+#...#
+#...#
+#...#
+####.
+#....
+#....
+:q
+.....
+.....
+.####
+#...#
+#...#
+#...#
+.####
+....#
+....#
+:r
+.....
+.....
+#.##.
+##..#
+#....
+#....
+#....
+:s
+.....
+.....
+.####
+#....
+.###.
+....#
+####.
+:t
+.#..
+.#..
+###.
+.#..
+.#..
+.#.#
+..#.
+:u
+.....
+.....
+#...#
+#...#
+#...#
+#..##
+.##.#
+:v
+.....
+.....
+#...#
+#...#
+#...#
+.#.#.
+..#..
+:w
+.....
+.....
+#...#
+#...#
+#.#.#
+#.#.#
+.#.#.
+:x
+.....
+.....
+#...#
+.#.#.
+..#..
+.#.#.
+#...#
+:y
+.....
+.....
+#...#
+#...#
+#...#
+#...#
+.####
+....#
+.###.
+:z
+.....
+.....
+#####
+...#.
+..#..
+.#...
+#####
+:{
+..#
+.#.
+.#.
+#..
+.#.
+.#.
+..#
+:|
+#
+#
+#
+#
+#
+#
+#
+#
+:}
+#..
+.#.
+.#.
+..#
+.#.
+.#.
+#..
+:~
+.....
+.....
+.#...
+#.#.#
+...#.
+:µ
+.....
+.....
+#...#
+#...#
+#...#
+#..##
+###.#
+#....
+#....
+:²
+##.
+..#
+.#.
+###
+:³
+##.
+..#
+.#.
+..#
+##.
+:°
+.#.
+#.#
+.#.
+:−
+.....
+.....
+.....
+#####
+:–
+.....
+.....
+.....
+#####
+:—
+.......
+.......
+.......
+#######
+:π
+.....
+.....
+#####
+.#.#.
+.#.#.
+.#.#.
+.#..#
+:×
+.....
+#...#
+.#.#.
+..#..
+.#.#.
+#...#
+:·
+..
+..
+..
+##
+##
+:±
+..#..
+..#..
+#####
+..#..
+..#..
+.....
+#####
+:Å
+..#..
+.#.#.
+.###.
+#...#
+#####
+#...#
+#...#
+`;
+
+/** Rows of a glyph grid. */
+export const GLYPH_ROWS = 9;
+/** Rows above the baseline (cap height). */
+export const GLYPH_ASCENT = 7;
+
+export interface Glyph {
+  width: number;
+  /** GLYPH_ROWS rows of `width` booleans, row-major. */
+  ink: Uint8Array;
+}
+
+function parseGlyphs(src: string): Map<string, Glyph> {
+  const glyphs = new Map<string, Glyph>();
+  const lines = src.split("\n");
+  let i = 0;
+  while (i < lines.length) {
+    const head = lines[i];
+    if (!head.startsWith(":")) { i++; continue; }
+    const ch = head.slice(1);
+    const rows: string[] = [];
+    i++;
+    while (i < lines.length && !lines[i].startsWith(":") && lines[i] !== "") rows.push(lines[i++]);
+    const width = rows[0]?.length ?? 0;
+    if ([...ch].length !== 1 || !width || rows.length > GLYPH_ROWS || rows.some((r) => r.length !== width || /[^#.]/.test(r))) {
+      throw new Error(`font: bad glyph definition for ${JSON.stringify(ch)}`);
+    }
+    const ink = new Uint8Array(GLYPH_ROWS * width);
+    rows.forEach((r, y) => { for (let x = 0; x < width; x++) ink[y * width + x] = r[x] === "#" ? 1 : 0; });
+    glyphs.set(ch, { width, ink });
+  }
+  return glyphs;
+}
+
+const GLYPHS = parseGlyphs(GLYPH_SOURCE);
+
+/** The box drawn for characters the font does not have. */
+const MISSING: Glyph = (() => {
+  const rows = ["####", "#..#", "#..#", "#..#", "#..#", "#..#", "####"];
+  const ink = new Uint8Array(GLYPH_ROWS * 4);
+  rows.forEach((r, y) => { for (let x = 0; x < 4; x++) ink[y * 4 + x] = r[x] === "#" ? 1 : 0; });
+  return { width: 4, ink };
+})();
+
+/** The glyph of one character (a hollow box for characters the font lacks). */
+export function glyph(ch: string): Glyph {
+  return GLYPHS.get(ch) ?? MISSING;
+}
+
+/** Whether the font has a glyph for every character of `text`. */
+export function hasGlyphs(text: string): boolean {
+  return [...text].every((c) => GLYPHS.has(c));
+}
+
+/** Width in pixels of `text` drawn at integer `scale`: glyph widths plus one blank column between glyphs, times scale. */
+export function textWidth(text: string, scale = 1): number {
+  const chars = [...text];
+  if (!chars.length) return 0;
+  return scale * (chars.reduce((w, c) => w + glyph(c).width, 0) + chars.length - 1);
+}
+
+/** Height in pixels of one line of text at `scale` (all 9 rows, descenders included). */
+export function lineHeight(scale = 1): number {
+  return GLYPH_ROWS * scale;
+}
+
+export interface TextOptions {
+  scale?: number;
+  /** 0: left to right (default); -90: bottom to top (a vertical axis label). */
+  rotate?: 0 | -90;
+  /** Draw each glyph twice, one pixel apart (a bold face). */
+  bold?: boolean;
+}
+
+/**
+ * Calls `plot(x, y)` for every ink pixel of `text`, the text's top-left corner at (x, y) (unrotated; for
+ * rotate -90 the text runs upwards from its bottom-left corner (x, y + width) and the glyphs' tops face left).
+ */
+export function rasterText(text: string, x: number, y: number, plot: (x: number, y: number) => void, o: TextOptions = {}): void {
+  const s = o.scale ?? 1;
+  if (!(Number.isInteger(s) && s >= 1)) throw new Error(`font: scale must be a positive integer, got ${s}`);
+  const w = textWidth(text, s) + (o.bold ? 1 : 0);
+  let pen = 0;
+  for (const ch of text) {
+    const g = glyph(ch);
+    for (let gy = 0; gy < GLYPH_ROWS; gy++) {
+      for (let gx = 0; gx < g.width; gx++) {
+        if (!g.ink[gy * g.width + gx]) continue;
+        for (let b = 0; b <= (o.bold ? 1 : 0); b++) {
+          for (let sy = 0; sy < s; sy++) {
+            for (let sx = 0; sx < s; sx++) {
+              const u = pen + gx * s + sx + b, v = gy * s + sy; // along the text, down the glyph
+              if (o.rotate === -90) plot(x + v, y + w - 1 - u);
+              else plot(x + u, y + v);
+            }
+          }
+        }
+      }
+    }
+    pen += (g.width + 1) * s;
+  }
+}
