@@ -166,8 +166,9 @@ export async function ingestUpload(ev: UploadEvent, deps: IngestDeps): Promise<I
         kind: "ptyxrf-rejection", version: 1,
         scan: { uri: scanUri, bucket: head.bucket, key: head.key, etag: head.etag, size: head.size, ...(head.versionId ? { versionId: head.versionId } : {}) },
         user: upload.user, uploadId: id, resultPrefix: resultUri, rejectedAt: new Date(now()).toISOString(),
-        summary: `${problems.length} problem${problems.length === 1 ? "" : "s"} (${counts.map(([s, n]) => `${s}: ${n}`).join(", ")})`,
-        problems, warnings: report.warnings.map(safeProblem), config: { source: cfg.source, origin: cfg.origin }, read: report.read,
+        summary: `${problems.length} problem${problems.length === 1 ? "" : "s"} (${counts.map(([s, n]) => `${s}: ${n}`).join(", ")})${
+          report.omitted.errors ? `, and ${report.omitted.errors} more scan problem(s) counted but not listed` : ""}`,
+        problems, warnings: report.warnings.map(safeProblem), omitted: report.omitted, config: { source: cfg.source, origin: cfg.origin }, read: report.read,
       };
       await deps.objects.putJson(settings.resultsBucket, reportKey, rejection);
       const message = rejectionNotification(rejection, `s3://${settings.resultsBucket}/${reportKey}`, await rejectionLinks(deps.objects, settings.resultsBucket, reportKey));

@@ -21,6 +21,8 @@ export interface RejectionReport {
   /** Every problem: the upload's key, its config, the scan file. */
   problems: (Problem & { source: ProblemSource })[];
   warnings: Problem[];
+  /** Scan problems the validator counted but did not list (it lists at most ValidationLimits.maxProblems of each). */
+  omitted?: ValidationReport["omitted"];
   config: { source: UploadConfig["source"]; origin: string | null };
   /** What validating the scan read from S3 (ranged GETs). */
   read: ValidationReport["read"] | null;

@@ -76,7 +76,7 @@ export function mockServices() {
   };
 }
 
-export function makeDeps(env: Env, over: Partial<IngestDeps> & { settings?: Partial<IngestSettings> } = {}): IngestDeps & { log: MemoryLogger; uploads: IdempotencyStore } {
+export function makeDeps(env: Env, over: Partial<Omit<IngestDeps, "settings">> & { settings?: Partial<IngestSettings> } = {}): IngestDeps & { log: MemoryLogger; uploads: IdempotencyStore } {
   const { settings, ...rest } = over;
   return {
     objects: new S3ObjectStore(env.client),

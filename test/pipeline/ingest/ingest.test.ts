@@ -351,6 +351,21 @@ describe("per-upload config", () => {
     expect(JSON.parse(services.publishes()[0].Message!).email).toContain('unknown field "colour"');
   });
 
+  it("problems the validator counted but did not list are counted in the summary and rejection.json", async () => {
+    const f = path.join(files, "many-problems.h5");
+    const base = `${f}.base.h5`;
+    await writeValidScan(base);
+    await rewriteH5(base, f, { drop: ["/xrf/positions", "/ptychography/positions"], put: { "/xrf/elemental_maps/Zn": { data: new Float32Array(7), shape: [7], dtype: "<f" } } });
+    const rec = await upload(env, "incoming/ivan/many-problems.h5", fs.readFileSync(f));
+    const out = await ingestUpload(uploadFromRecord(rec), makeDeps(env, { settings: { limits: { maxProblems: 1 } } }));
+    if (out.status !== "rejected") throw new Error(out.status);
+    expect(out.report.problems).toHaveLength(1);
+    expect(out.report.omitted!.errors).toBeGreaterThanOrEqual(2);
+    expect(out.report.summary).toBe(`1 problem (scan: 1), and ${out.report.omitted!.errors} more scan problem(s) counted but not listed`);
+    const stored = await getJson<RejectionReport>(env, RESULTS, out.reportKey);
+    expect(stored.omitted).toEqual(out.report.omitted);
+  });
+
   it("a sidecar that is not JSON, and a config given twice, are rejected clearly", async () => {
     await upload(env, "incoming/ivan/not-json.json", "{iterations: 5");
     const a = await ingestUpload(uploadFromRecord(await upload(env, "incoming/ivan/not-json.h5", validScan)), makeDeps(env));
