@@ -82,7 +82,9 @@ export const localCommand: Command = {
   runner that runs the worker (dist/container/worker.js) in child processes with Batch's environment, and
   a notifier that prints every notification and appends it to DATA/notifications.jsonl. Everything lives
   in DATA (default runs/local): s3/ (the buckets), uploads/, jobs/ (records and worker logs), scratch/.
-  Ctrl-C stops it; running workers write a final checkpoint and resume at the next start.
+  Ctrl-C stops it; running workers write a final checkpoint and resume at the next start, and uploads it
+  had not handled yet are handled then (every start rescans incoming/ for uploads without a record). If
+  the S3 server dies, local up says so and exits with 1.
 
   Submit from another terminal: npx ptyxrf submit SCAN.h5 --wait
   Or with any S3 client: AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url
@@ -144,6 +146,8 @@ async function up(argv: string[], io: Io): Promise<number> {
       else if (o.status === "duplicate") io.out(`duplicate delivery of upload ${o.uploadId.slice(0, 16)}: nothing to do`);
     },
   });
+  const recovered = stack.rescanned.delivered.length;
+  if (recovered) io.out(`rescan: ${recovered} upload${recovered === 1 ? "" : "s"} not yet handled (queued when the stack last stopped) delivered to the upload handler`);
   io.out(`ptyxrf local stack running (pid ${process.pid})
   S3 endpoint   ${stack.endpoint}   (credentials S3RVER / S3RVER, region us-east-1)
   buckets       s3://${stack.scansBucket}/incoming/<user>/   ->   s3://${stack.resultsBucket}/results/<user>/
@@ -152,11 +156,26 @@ async function up(argv: string[], io: Io): Promise<number> {
   submit        npx ptyxrf submit SCAN.h5 --wait          (from another terminal)
   Ctrl-C stops the stack (running jobs checkpoint and resume at the next start).
 `);
-  const signal = await waitForStop();
-  io.out(`\n${signal}: stopping (running workers checkpoint first)...`);
-  await stack.stop();
-  io.out("stopped");
-  return 0;
+  // Signal handlers do not keep a process alive: without this, a dead S3 server would end it silently.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  try {
+    const end = await Promise.race([waitForStop().then((signal) => ({ signal })), stack.failed.then((exit) => ({ exit }))]);
+    if ("exit" in end) {
+      const { pid, code, signal } = end.exit;
+      io.err(`ptyxrf local up: the local S3 server (pid ${pid}) died (${signal ? `killed by ${signal}` : `exit code ${code}`}): ${stack.endpoint} is gone, so the stack stops.
+  Jobs that were running resume from their checkpoints, and uploads not yet handled are picked up, at the next \`ptyxrf local up\`.`);
+      // Workers cannot checkpoint without S3: a short grace, then they are stopped (their jobs stay queued).
+      await stack.stop({ workerGraceMs: 5_000 });
+      io.err("stopped");
+      return 1;
+    }
+    io.out(`\n${end.signal}: stopping (running workers checkpoint first)...`);
+    await stack.stop();
+    io.out("stopped");
+    return 0;
+  } finally {
+    clearInterval(keepAlive);
+  }
 }
 
 async function demo(argv: string[], io: Io): Promise<number> {

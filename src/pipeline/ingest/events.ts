@@ -23,6 +23,17 @@ export class BadMessageError extends Error {
   }
 }
 
+/**
+ * A key as S3 writes it into event notifications: URL-encoded (form style: "+" for a space, "%2B" for "+",
+ * UTF-8 percent escapes for anything else but letters, digits, "/" and - _ . ! ~ * ' ( )). Servers that
+ * emit events themselves (the local S3 server) encode with this, so that `decodeS3Key`, the one decoder,
+ * gets what S3 sends. `decodeS3Key(encodeS3Key(k)) === k` for every key.
+ */
+export function encodeS3Key(key: string): string {
+  return encodeURIComponent(key).replace(/%20/g, "+").replace(/%2F/g, "/");
+}
+
+/** The key an S3 event notification names (the inverse of encodeS3Key; a malformed escape is kept as it is). */
 export function decodeS3Key(raw: string): string {
   try {
     return decodeURIComponent(raw.replace(/\+/g, " "));

@@ -49,12 +49,57 @@ export function ignoreReason(key: string, layout: Layout = DEFAULT_LAYOUT): stri
   return null;
 }
 
+/** Control characters (C0, DEL, C1) and the invisible bidirectional-text controls (they disguise a name). */
+const UNSAFE_CHAR = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+function codePoint(ch: string): string {
+  return `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+}
+
+/**
+ * Why a key cannot name an object safely, or null. S3 itself takes any key, but a key is also a path: in
+ * results folders, in `fetch` and `aws s3 sync` downloads, and on the local S3 server, which keeps objects as
+ * files (s3rver joins the key's segments to its directory, so `..` would name another user's file). Refused:
+ * "." and ".." segments, empty segments (a leading "/" or "//": two keys for one file), backslashes (a path
+ * separator on Windows), control characters and bidirectional-text controls. A single trailing "/" (a folder
+ * marker) is allowed. docs/local.md, "Keys".
+ */
+export function unsafeKeyReason(key: string): string | null {
+  if (!key) return "an empty key";
+  const ch = UNSAFE_CHAR.exec(key);
+  if (ch) return `a control character (${codePoint(ch[0])})`;
+  if (key.includes("\\")) return "a backslash";
+  const segments = key.split("/");
+  for (let i = 0; i < segments.length; i++) {
+    const s = segments[i];
+    if (s === "." || s === "..") return `a "${s}" path segment`;
+    if (s === "" && !(i === segments.length - 1 && i > 0)) return i === 0 ? "a leading \"/\"" : "an empty path segment (\"//\")";
+  }
+  return null;
+}
+
+/** A key's path made harmless (for naming a rejected upload's results folder): unsafe segments and characters replaced by "_". */
+function harmlessPath(p: string): string {
+  return p.split("/").map((s) => (s === "" || s === "." ? "_" : s === ".." ? "__" : s.replace(new RegExp(UNSAFE_CHAR.source, "g"), "_").replace(/\\/g, "_"))).join("/");
+}
+
 /** User and path of a scan key, or the problem with its layout (the scan is then rejected). */
 export function parseUploadKey(key: string, layout: Layout = DEFAULT_LAYOUT): { upload: UploadKey; problem: Problem | null } {
   const rest = key.slice(layout.incomingPrefix.length);
   const cut = rest.indexOf("/");
   const ext = scanExtension(key) ?? "";
   const expected = `a key ${layout.incomingPrefix}<user>/<name>${ext || ".h5"} (user: letters, digits, . _ -; at most 64)`;
+  const unsafe = unsafeKeyReason(key);
+  if (unsafe) {
+    // The results folder of the rejection stays inside the user's folder, whatever the key says.
+    const user = cut > 0 && USER_RE.test(rest.slice(0, cut)) ? rest.slice(0, cut) : "_unknown";
+    const relPath = harmlessPath(cut > 0 && user !== "_unknown" ? rest.slice(cut + 1) : rest);
+    const stem = relPath.slice(0, relPath.length - ext.length).replace(/\/+$/, "") || "scan";
+    return {
+      upload: { user, relPath, stem },
+      problem: problem("key-layout", key, `${expected}, each path segment a name (no "." or ".." segments, no empty ones, no backslashes or control characters)`, unsafe, "such a key names another folder on many file systems"),
+    };
+  }
   if (cut <= 0) {
     const relPath = rest;
     return {

@@ -20,6 +20,7 @@ import { MANIFEST, type RunMetrics } from "../outputs.js";
 import type { UploadRecord } from "../storage/idempotency.js";
 import { makeS3Client } from "../../scan/s3Client.js";
 import { CHECKPOINT_DIR } from "../checkpoint/store.js";
+import { staleness, staleText, type Staleness } from "../worker/heartbeat.js";
 import { ERROR_FILE, PROGRESS_FILE, TRUTH_METADATA_KEY, type Progress as WorkerProgress } from "../worker/worker.js";
 import { S3Transfer, type Progress } from "../worker/transfer.js";
 import type { Profile } from "./profile.js";
@@ -63,7 +64,8 @@ export interface Submitted {
   stem: string;
 }
 
-export type RunState = "uploaded" | "validating" | "rejected" | "queued" | "running" | "retrying" | "interrupted" | "uploading" | "succeeded" | "failed";
+/** `stale`: progress.json says the worker is at work, but its heartbeat stopped (heartbeat.ts): the worker is gone. */
+export type RunState = "uploaded" | "validating" | "rejected" | "queued" | "running" | "retrying" | "interrupted" | "uploading" | "stale" | "succeeded" | "failed";
 
 export interface RunStatus {
   runId: string;
@@ -76,6 +78,8 @@ export interface RunStatus {
   scan?: string;
   user?: string;
   progress?: WorkerProgress;
+  /** Set when the state is `stale`: how long the worker has been silent. */
+  stale?: Staleness;
   metrics?: RunMetrics;
   rejection?: RejectionReport;
   error?: { problems?: string[]; message?: string };
@@ -110,6 +114,10 @@ export class ServiceClient {
   readonly transfer: S3Transfer;
   /** The same client with few retries: status polls are repeated anyway, so a poll fails fast. */
   private readonly poll: S3Transfer;
+
+  /** The clock and environment that decide whether a heartbeat is stale (tests set them). */
+  now: () => number = Date.now;
+  env: NodeJS.ProcessEnv = process.env;
 
   constructor(readonly profile: Profile, transfer?: S3Transfer) {
     this.transfer = transfer ?? new S3Transfer(makeS3Client(profile.s3));
@@ -253,13 +261,17 @@ export class ServiceClient {
       return { ...base, ...extra, ...(progress ? { progress } : {}), state: "retrying", terminal: false, detail: `waiting for attempt ${job.attempts.filter((a) => !a.stoppedByRunner).length + 1}: ${job.statusReason ?? ""}` };
     }
     if (progress) {
-      const state: RunState = progress.state === "uploading" || progress.state === "complete" ? "uploading"
+      const stale = staleness(progress, this.now(), this.env);
+      const state: RunState = stale ? "stale" : progress.state === "uploading" || progress.state === "complete" ? "uploading"
         : progress.state === "interrupted" ? "interrupted" : progress.state === "failed" ? "failed" : "running";
       const cp = progress.checkpoint !== null ? `, checkpoint at ${progress.checkpoint}` : "";
       const resumed = progress.resumedFrom ? `, resumed from ${progress.resumedFrom}` : "";
+      const where = `iteration ${progress.iteration}/${progress.iterations} (attempt ${progress.attempt}${resumed}${cp})`;
       return {
-        ...base, ...extra, progress, state, terminal: state === "failed" && !job,
-        detail: `iteration ${progress.iteration}/${progress.iterations} (attempt ${progress.attempt}${resumed}${cp})${progress.message ? `: ${progress.message}` : ""}`,
+        ...base, ...extra, progress, state, terminal: state === "failed" && !job, ...(stale ? { stale } : {}),
+        detail: stale
+          ? `${staleText(stale)}: the worker was ${progress.state} at ${where} and has written nothing since ${progress.heartbeat ?? progress.updated}; it was probably killed (its job is retried if it has attempts left)`
+          : `${where}${progress.message ? `: ${progress.message}` : ""}`,
       };
     }
     if (upload?.status === "processing") return { ...base, ...extra, state: "validating", terminal: false, detail: "validating the upload" };

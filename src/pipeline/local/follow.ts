@@ -1,5 +1,6 @@
 /** Following a run to its end, and showing runs to people (submit --wait, status, fetch, the demo). */
 import type { RunMetrics } from "../outputs.js";
+import { staleText } from "../worker/heartbeat.js";
 import type { RunState, RunStatus, ServiceClient } from "./client.js";
 
 export interface FollowOptions {
@@ -48,11 +49,12 @@ export function fmt(x: number | undefined | null, digits = 4): string {
 /** One progress line: iteration bar, losses, errors. */
 export function progressLine(s: RunStatus, width = 24): string {
   const p = s.progress;
-  if (!p || !(s.state === "running" || s.state === "uploading" || s.state === "interrupted" || s.state === "retrying")) return `${s.state}: ${s.detail}`;
+  if (!p || !(s.state === "running" || s.state === "uploading" || s.state === "interrupted" || s.state === "retrying" || s.state === "stale")) return `${s.state}: ${s.detail}`;
   const filled = Math.round((width * p.iteration) / Math.max(1, p.iterations));
   const loss = p.losses?.total !== undefined ? `  loss ${fmt(p.losses.total, 4)}` : "";
   const err = p.errors?.object !== undefined ? `  object error ${fmt(p.errors.object)}` : "";
-  return `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${p.iteration}/${p.iterations} ${s.state} (attempt ${p.attempt})${loss}${err}`;
+  const state = s.stale ? staleText(s.stale) : s.state;
+  return `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${p.iteration}/${p.iterations} ${state} (attempt ${p.attempt})${loss}${err}`;
 }
 
 export const TERMINAL_STATES: RunState[] = ["succeeded", "rejected", "failed"];

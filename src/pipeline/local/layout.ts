@@ -1,7 +1,8 @@
 /**
  * The local stack's data directory and registration (no heavy imports: the CLI reads these at start-up).
  *
- *   <dataDir>/stack.json            the running stack: endpoint, pid (removed when it stops)
+ *   <dataDir>/stack.json            the running stack: endpoint, pid (removed when it stops; marked
+ *                                   stale while it shuts down after its S3 server died)
  *   <dataDir>/s3/                   s3rver's storage: the buckets ptyxrf-scans and ptyxrf-results
  *   <dataDir>/uploads/              idempotency records of uploads (one JSON file each)
  *   <dataDir>/jobs/                 job records (<job id>.json) and worker output (<job id>.log)
@@ -22,6 +23,8 @@ export const LOCALSTACK_DATA_DIR = path.join("runs", "localstack");
 
 export interface StackInfo {
   pid: number;
+  /** The local S3 server's process (a child of `pid`). */
+  s3Pid?: number;
   endpoint: string;
   port: number;
   dataDir: string;
@@ -29,6 +32,8 @@ export interface StackInfo {
   resultsBucket: string;
   startedAt: string;
   ptyxrf: string;
+  /** Set when the stack can no longer serve (its S3 server died) while it shuts down: clients ignore it. */
+  stale?: string;
 }
 
 export function stackFile(dataDir: string): string {
@@ -44,8 +49,17 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The stack running on this data directory, or null (a stale stack.json from a dead process is ignored). */
+/**
+ * The stack running on this data directory, or null: a stale stack.json (its process is gone, or it is
+ * shutting down after its S3 server died) is ignored.
+ */
 export function runningStack(dataDir: string): StackInfo | null {
+  const info = stackProcess(dataDir);
+  return info && !info.stale ? info : null;
+}
+
+/** The process registered on this data directory while it lives, serving or shutting down (stale). */
+export function stackProcess(dataDir: string): StackInfo | null {
   try {
     const info = JSON.parse(fs.readFileSync(stackFile(dataDir), "utf8")) as StackInfo;
     return alive(info.pid) ? info : null;

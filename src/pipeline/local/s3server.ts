@@ -27,9 +27,27 @@ export function s3SettingsFor(endpoint: string): S3ClientSettings {
   return { region: LOCAL_REGION, endpoint, forcePathStyle: true, credentials: { ...LOCAL_CREDENTIALS }, checksums: "WHEN_REQUIRED", maxAttempts: 3 };
 }
 
+/** One object of a listing, with the sequencer its upload event carries (s3Child.ts). */
+export interface ListedObject {
+  key: string;
+  etag: string;
+  size: number;
+  sequencer: string;
+}
+
+/** How the server process ended when nobody asked it to (killed, crashed). */
+export interface ServerExit {
+  pid: number | undefined;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 export class S3Server {
   private child: ChildProcess | null = null;
   private listeners = new Set<(r: S3EventRecord) => void>();
+  private exitListeners = new Set<(e: ServerExit) => void>();
+  private pendingLists = new Map<number, { resolve: (v: { objects: ListedObject[]; truncated: boolean; last: string | null }) => void; reject: (e: Error) => void }>();
+  private listCounter = 0;
   port: number;
 
   constructor(readonly options: S3ServerOptions) {
@@ -48,9 +66,41 @@ export class S3Server {
     return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** The server process's id (while it runs). */
+  get pid(): number | undefined {
+    return this.running ? this.child!.pid : undefined;
+  }
+
   onEvent(listener: (r: S3EventRecord) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Told when the server process ends without `stop()` (killed, crashed): the endpoint is gone. */
+  onUnexpectedExit(listener: (e: ServerExit) => void): () => void {
+    this.exitListeners.add(listener);
+    return () => this.exitListeners.delete(listener);
+  }
+
+  /**
+   * One page of a bucket's objects under `prefix` after `startAfter` (at most `maxKeys`, at most 1000), with
+   * the sequencers of their upload events; `last`: the key to start the next page after.
+   */
+  list(bucket: string, prefix: string, startAfter = "", maxKeys = 1000, timeoutMs = 30_000): Promise<{ objects: ListedObject[]; truncated: boolean; last: string | null }> {
+    const child = this.child;
+    if (!child || !this.running || !child.connected) return Promise.reject(new Error("local S3: the server is not running"));
+    const id = ++this.listCounter;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingLists.delete(id);
+        reject(new Error(`local S3: listing s3://${bucket}/${prefix} took longer than ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pendingLists.set(id, {
+        resolve: (v) => { clearTimeout(timer); resolve(v); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      });
+      child.send({ type: "list", id, bucket, prefix, startAfter, maxKeys });
+    });
   }
 
   async start(): Promise<void> {
@@ -65,17 +115,29 @@ export class S3Server {
         child.kill("SIGKILL");
         reject(new Error("local S3: the server did not start in time"));
       }, this.options.startTimeoutMs ?? 20_000);
-      child.on("message", (m: { type: string; port?: number; event?: { Records?: S3EventRecord[] } }) => {
+      child.on("message", (m: { type: string; port?: number; event?: { Records?: S3EventRecord[] }; id?: number; objects?: ListedObject[]; truncated?: boolean; last?: string | null; error?: string }) => {
         if (m.type === "ready") {
           clearTimeout(timer);
           resolve(m.port!);
         } else if (m.type === "event") {
           for (const r of m.event?.Records ?? []) for (const l of this.listeners) l(r);
+        } else if (m.type === "listed") {
+          const waiter = this.pendingLists.get(m.id!);
+          this.pendingLists.delete(m.id!);
+          if (m.error !== undefined) waiter?.reject(new Error(`local S3: listing failed: ${m.error}`));
+          else waiter?.resolve({ objects: m.objects ?? [], truncated: Boolean(m.truncated), last: m.last ?? null });
         }
       });
-      child.once("exit", (code) => {
+      child.once("exit", (code, signal) => {
         clearTimeout(timer);
         reject(new Error(`local S3: the server exited (code ${code}); is port ${this.port} in use?`));
+        for (const w of this.pendingLists.values()) w.reject(new Error("local S3: the server exited"));
+        this.pendingLists.clear();
+        // stop() forgets its child first: an exit of the current child is one nobody asked for
+        if (this.child === child) {
+          this.child = null;
+          for (const l of this.exitListeners) l({ pid: child.pid, code, signal });
+        }
       });
     });
   }

@@ -14,6 +14,13 @@
  *
  * The running stack registers itself in <dataDir>/stack.json (endpoint, pid), so that `ptyxrf submit`,
  * `status` and `fetch` find it.
+ *
+ * Nothing uploaded is lost (docs/local.md, "What survives a stop"): the queue lives in memory, so at every
+ * start the stack rescans incoming/ and delivers each scan that has no finished upload record (uploads
+ * queued when it stopped, events lost with a crashed server, claims a killed stack left half done) once;
+ * an upload's event and its rescan carry the same sequencer (s3Child.ts), so a race between them is one
+ * upload to the idempotency records. When the S3 server dies, the stack says so (`failed`), marks
+ * stack.json stale, and `local up` exits non-zero.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -23,6 +30,8 @@ import { S3RangeReader } from "../../scan/s3Source.js";
 import { DEFAULT_SETTINGS, rangeOpener, type IngestDeps, type IngestOutcome } from "../ingest/ingest.js";
 import { errorFields, type Logger, type LogLevel } from "../ingest/log.js";
 import { handleSqsBatch } from "../ingest/sqs.js";
+import { encodeS3Key } from "../ingest/events.js";
+import { DEFAULT_LAYOUT, ignoreReason } from "../ingest/keys.js";
 import { handleJobStateChange, type BatchJobEvent } from "../notify/batchEvents.js";
 import { LINK_EXPIRY_ENV } from "../notify/links.js";
 import { FileIdempotencyStore } from "../storage/idempotency.js";
@@ -30,8 +39,8 @@ import { S3ObjectStore } from "../storage/objectStore.js";
 import { version } from "../../version.js";
 import { JsonLinesNotifier, type NotificationLine } from "./notifications.js";
 import { LocalJobRunner, type LocalJobRecord } from "./runner.js";
-import { LOCAL_CREDENTIALS, LOCAL_REGION, S3Server } from "./s3server.js";
-import { LOCAL_RESULTS_BUCKET, LOCAL_SCANS_BUCKET, localPaths, runningStack, stackFile, type StackInfo } from "./layout.js";
+import { LOCAL_CREDENTIALS, LOCAL_REGION, S3Server, type ServerExit } from "./s3server.js";
+import { LOCAL_RESULTS_BUCKET, LOCAL_SCANS_BUCKET, localPaths, stackFile, stackProcess, type StackInfo } from "./layout.js";
 
 export { LOCAL_DEFAULT_PORT, LOCAL_RESULTS_BUCKET, LOCAL_SCANS_BUCKET, localPaths, runningStack, stackFile, type StackInfo } from "./layout.js";
 
@@ -57,6 +66,20 @@ export interface LocalStackOptions {
   /** Redelivery delay after a failed ingest (default 1 s). */
   redeliveryMs?: number;
   maxReceives?: number;
+  /** The start-up rescan looks at no more than this many objects under incoming/ (default 100,000). */
+  rescanLimit?: number;
+}
+
+/** What the start-up rescan of incoming/ found. */
+export interface RescanResult {
+  /** Objects listed under incoming/. */
+  listed: number;
+  /** Scans delivered to the upload handler: no finished upload record. */
+  delivered: string[];
+  /** Of those, claims a previous stack left unfinished (their leases were ended). */
+  unfinished: string[];
+  /** The listing stopped at `rescanLimit` (the rest waits for a new upload event or the next start). */
+  truncated: boolean;
 }
 
 export interface LocalStack {
@@ -73,7 +96,14 @@ export interface LocalStack {
   deliver(record: S3EventRecord): void;
   /** Resolves when no event is queued or being ingested and no job is queued or running. */
   settled(timeoutMs?: number): Promise<void>;
-  stop(): Promise<void>;
+  /** What the start-up rescan delivered. */
+  readonly rescanned: RescanResult;
+  /** Rescans incoming/ (as at start-up) and delivers the scans without a finished upload record. */
+  rescan(): Promise<RescanResult>;
+  /** Resolves (never rejects) when the S3 server dies under the running stack; the stack must then stop. */
+  readonly failed: Promise<ServerExit>;
+  /** `workerGraceMs`: how long running workers get after SIGTERM (default 30 s). */
+  stop(o?: { workerGraceMs?: number }): Promise<void>;
 }
 
 class FileLogger implements Logger {
@@ -94,9 +124,11 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
   const dataDir = path.resolve(o.dataDir);
   const paths = localPaths(dataDir);
   fs.mkdirSync(dataDir, { recursive: true });
-  const other = runningStack(dataDir);
+  const other = stackProcess(dataDir);
   if (other && other.pid !== process.pid) {
-    throw new Error(`a local stack is already running on ${dataDir} (pid ${other.pid}, ${other.endpoint}): use it, or stop it first`);
+    throw new Error(other.stale
+      ? `a local stack on ${dataDir} (pid ${other.pid}) is shutting down (${other.stale}): start again once it has exited`
+      : `a local stack is already running on ${dataDir} (pid ${other.pid}, ${other.endpoint}): use it, or stop it first`);
   }
   const log = new FileLogger(paths.log, o.onLog);
   const scansBucket = LOCAL_SCANS_BUCKET, resultsBucket = LOCAL_RESULTS_BUCKET;
@@ -151,9 +183,14 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
   const wake = () => {
     if (quiet()) for (const w of idleWaiters) w();
   };
-  const drain = async () => {
-    if (busy || stopped) return;
+  let draining: Promise<void> = Promise.resolve();
+  const drain = (): Promise<void> => {
+    if (busy || stopped) return draining;
     busy = true;
+    draining = drainQueue();
+    return draining;
+  };
+  const drainQueue = async () => {
     try {
       while (queue.length && !stopped) {
         const m = queue.shift()!;
@@ -197,15 +234,97 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
   });
 
   const info: StackInfo = {
-    pid: process.pid, endpoint, port: server.port, dataDir, scansBucket, resultsBucket, startedAt: new Date().toISOString(), ptyxrf: version(),
+    pid: process.pid, ...(server.pid ? { s3Pid: server.pid } : {}), endpoint, port: server.port, dataDir, scansBucket, resultsBucket,
+    startedAt: new Date().toISOString(), ptyxrf: version(),
   };
-  if (o.register !== false) fs.writeFileSync(stackFile(dataDir), `${JSON.stringify(info, null, 2)}\n`);
+  const registered = o.register !== false;
+  const writeInfo = (i: StackInfo) => {
+    const tmp = `${stackFile(dataDir)}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, `${JSON.stringify(i, null, 2)}\n`);
+    fs.renameSync(tmp, stackFile(dataDir));
+  };
+  if (registered) writeInfo(info);
+
+  // The S3 server dying under the stack: nothing can be uploaded, ingested or saved any more.
+  let onFailed: (e: ServerExit) => void = () => undefined;
+  const failed = new Promise<ServerExit>((resolve) => (onFailed = resolve));
+  server.onUnexpectedExit((e) => {
+    if (stopped) return;
+    const how = e.signal ? `killed by ${e.signal}` : `exit code ${e.code}`;
+    log.log("error", "the local S3 server died", { pid: e.pid, code: e.code, signal: e.signal, endpoint });
+    if (registered) {
+      try {
+        const current = JSON.parse(fs.readFileSync(stackFile(dataDir), "utf8")) as StackInfo;
+        if (current.pid === process.pid) writeInfo({ ...current, stale: `its S3 server (pid ${e.pid}) died, ${how}` });
+      } catch {
+        /* not registered */
+      }
+    }
+    onFailed(e);
+  });
+
   const resumed = runner.resumePending();
   log.log("info", "local stack started", { endpoint, dataDir, resumedJobs: resumed });
 
+  /** Delivers every scan under incoming/ that has no finished upload record, as its lost event would have been. */
+  const rescan = async (): Promise<RescanResult> => {
+    const limit = o.rescanLimit ?? 100_000;
+    const records = new Map<string, { etag?: string; createdAt: number; status: string; id: string }[]>();
+    for (const r of uploads.list()) {
+      if (r.bucket !== scansBucket) continue;
+      const k = records.get(r.key) ?? [];
+      k.push({ ...(r.etag ? { etag: r.etag } : {}), createdAt: r.createdAt, status: r.status, id: r.id });
+      records.set(r.key, k);
+    }
+    const result: RescanResult = { listed: 0, delivered: [], unfinished: [], truncated: false };
+    let after = "";
+    for (;;) {
+      const page = await server.list(scansBucket, DEFAULT_LAYOUT.incomingPrefix, after, Math.min(1000, limit - result.listed));
+      for (const obj of page.objects) {
+        result.listed += 1;
+        if (ignoreReason(obj.key, DEFAULT_LAYOUT)) continue;
+        // This version of the object (same content, written before the record was made) has a record?
+        const writtenMs = Number(BigInt(`0x${obj.sequencer}`) / 1_000_000n);
+        const mine = (records.get(obj.key) ?? []).filter((r) => r.etag === obj.etag && r.createdAt >= writtenMs);
+        if (mine.some((r) => r.status !== "processing")) continue;
+        for (const r of mine) await uploads.expireLease(r.id, Date.now());
+        if (mine.length) result.unfinished.push(obj.key);
+        result.delivered.push(obj.key);
+        deliver({
+          eventVersion: "2.1", eventSource: "aws:s3", awsRegion: LOCAL_REGION, eventTime: new Date().toISOString(), eventName: "ObjectCreated:Put",
+          userIdentity: { principalId: "ptyxrf-rescan" }, requestParameters: { sourceIPAddress: "127.0.0.1" }, responseElements: { "x-amz-request-id": "rescan", "x-amz-id-2": "rescan" },
+          s3: {
+            s3SchemaVersion: "1.0", configurationId: "ptyxrf-rescan",
+            bucket: { name: scansBucket, ownerIdentity: { principalId: "local" }, arn: `arn:aws:s3:::${scansBucket}` },
+            object: { key: encodeS3Key(obj.key), size: obj.size, eTag: obj.etag, sequencer: obj.sequencer },
+          },
+        } as S3EventRecord);
+      }
+      if (!page.truncated || !page.last) break;
+      if (result.listed >= limit) {
+        result.truncated = true;
+        break;
+      }
+      after = page.last;
+    }
+    log.log(result.truncated ? "warn" : "info", "rescanned incoming/", {
+      listed: result.listed, delivered: result.delivered.length, unfinished: result.unfinished.length, truncated: result.truncated,
+      ...(result.truncated ? { limit, note: "objects past the limit wait for the next start" } : {}),
+    });
+    return result;
+  };
+  let rescanned: RescanResult;
+  try {
+    rescanned = await rescan();
+  } catch (err) {
+    // the stack runs on without it: new uploads still arrive by their events
+    log.log("error", "rescan of incoming/ failed: uploads queued before this start wait for the next one", errorFields(err));
+    rescanned = { listed: 0, delivered: [], unfinished: [], truncated: false };
+  }
+
   return {
     dataDir, endpoint, server, runner, uploads, scansBucket, resultsBucket, notificationsFile: paths.notifications, info,
-    deliver,
+    deliver, rescanned, rescan, failed,
     async settled(timeoutMs = 120_000) {
       const t0 = Date.now();
       for (;;) {
@@ -218,11 +337,16 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         await new Promise((r) => setTimeout(r, 50));
       }
     },
-    async stop() {
+    async stop(so: { workerGraceMs?: number } = {}) {
       if (stopped) return;
       stopped = true;
+      // Events still queued are dropped: the next start's rescan delivers them. The one being handled is
+      // finished first (bounded by the reader's timeouts), so that its upload record is complete.
+      const dropped = queue.length;
       queue.length = 0;
-      await runner.stop();
+      await Promise.race([draining.catch(() => undefined), new Promise((r) => setTimeout(r, 60_000).unref())]);
+      if (dropped) log.log("info", "stopping with uploads not yet handled: the next start delivers them", { uploads: dropped });
+      await runner.stop(so.workerGraceMs);
       reader.close();
       client.destroy();
       await server.stop();
@@ -254,6 +378,7 @@ export function localWorkerEnv(endpoint: string, dataDir: string, extra: Record<
     PTYXRF_NOTIFY_FILE: paths.notifications,
     PTYXRF_SCRATCH: paths.scratch,
     PTYXRF_PROGRESS_SECONDS: "1",
+    PTYXRF_HEARTBEAT_SECONDS: "5",
     PTYXRF_STOP_GRACE_SECONDS: "20",
     ...(process.env[LINK_EXPIRY_ENV] ? { [LINK_EXPIRY_ENV]: process.env[LINK_EXPIRY_ENV] } : {}),
     ...extra,

@@ -207,4 +207,35 @@ export class FileIdempotencyStore implements IdempotencyStore {
   async get(id: string): Promise<UploadRecord | null> {
     return this.read(id);
   }
+
+  /** Every record (a file that cannot be read or parsed is skipped). */
+  list(): UploadRecord[] {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir).filter((n) => /^[A-Za-z0-9_-]+\.json$/.test(n));
+    } catch {
+      return [];
+    }
+    const out: UploadRecord[] = [];
+    for (const n of names) {
+      try {
+        out.push(JSON.parse(fs.readFileSync(path.join(this.dir, n), "utf8")) as UploadRecord);
+      } catch {
+        /* being replaced, or not a record */
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Ends the lease of a `processing` claim now, when its holder is known to be gone (the local stack at
+   * start-up: only one runs per data directory). The next claim is then a recovery, which looks for a job
+   * already submitted before submitting one.
+   */
+  async expireLease(id: string, now: number): Promise<void> {
+    await this.locked(id, () => {
+      const r = this.read(id);
+      if (r?.status === "processing" && r.leaseUntil > now) this.write({ ...r, leaseUntil: now, updatedAt: now });
+    });
+  }
 }

@@ -9,6 +9,7 @@ declare module "s3rver" {
     directory: string;
     resetOnClose?: boolean;
     allowMismatchedSignatures?: boolean;
+    vhostBuckets?: boolean;
     configureBuckets?: { name: string; configs?: (string | Buffer)[] }[];
   }
   export default class S3rver extends EventEmitter {

@@ -14,6 +14,9 @@
  *   PTYXRF_CHECKPOINT_EVERY, PTYXRF_CHECKPOINT_MINUTES   checkpoint cadence (default 50 iterations / 5 min)
  *   PTYXRF_PROGRESS_SECONDS                    progress.json updates (default 10 s)
  *   PTYXRF_S3_ATTEMPTS                         attempts per S3 request, with backoff (default 8: ~26 s)
+ *   PTYXRF_S3_DEADLINE_SECONDS                 S3 failing this long without one success: give up, exit 75
+ *                                              (default 180; transfer.ts)
+ *   PTYXRF_HEARTBEAT_SECONDS                   heartbeat in progress.json (default 30; heartbeat.ts)
  *   PTYXRF_LINK_EXPIRY_SECONDS                 the notification's presigned links (1..604800, default 7 days)
  *   PTYXRF_STOP_GRACE_SECONDS                  after SIGTERM, exit 75 at the latest after this (default 25 s,
  *                                              inside ECS's 30 s stop timeout)
@@ -39,7 +42,8 @@ import { aggregateSweep } from "../sweep/aggregate.js";
 import { finishSweepChild, jobAttemptsFrom, taskIndexFrom } from "../sweep/child.js";
 import { readTaskList, taskArgv, TaskListError } from "../sweep/tasks.js";
 import { DeploymentError, JobInputError, parseWorkerJob, parseWorkerMode, type WorkerJob } from "./job.js";
-import { isTransient, S3Transfer } from "./transfer.js";
+import { heartbeatSecondsFrom, HEARTBEAT_ENV } from "./heartbeat.js";
+import { DEFAULT_S3_DEADLINE_SECONDS, isTransient, S3_DEADLINE_ENV, S3DeadlineError, S3Transfer } from "./transfer.js";
 import { InterruptedError, runWorker, StopSignal } from "./worker.js";
 
 /** S3 client settings for the worker from its environment. */
@@ -114,6 +118,11 @@ export async function workerMain(argv: string[], env: NodeJS.ProcessEnv = proces
   } catch (err) {
     log.log("warn", "no download links in notifications", errorFields(err));
   }
+  const deadlineText = env[S3_DEADLINE_ENV];
+  const deadlineSeconds = deadlineText === undefined ? DEFAULT_S3_DEADLINE_SECONDS : Number(deadlineText);
+  if (!(Number.isFinite(deadlineSeconds) && deadlineSeconds > 0)) problems.push(`${S3_DEADLINE_ENV} must be a positive number of seconds, got "${deadlineText}"`);
+  const heartbeatSeconds = heartbeatSecondsFrom(env);
+  if (heartbeatSeconds === null) problems.push(`${HEARTBEAT_ENV} must be a positive number of seconds, got "${env[HEARTBEAT_ENV]}"`);
   if (problems.length) {
     log.log("error", "worker misconfigured", { problems });
     return EXIT.internal;
@@ -135,7 +144,10 @@ export async function workerMain(argv: string[], env: NodeJS.ProcessEnv = proces
   const client = makeS3Client(settings);
   const attempts = Number(env.PTYXRF_S3_ATTEMPTS ?? "8");
   const transfer = new S3Transfer(client, {
-    retry: { ...(Number.isInteger(attempts) && attempts >= 1 ? { attempts } : {}), onRetry: ({ what, attempt, delayMs, error }) => log.log("warn", "S3 request failed, retrying", { what, attempt, delayMs, ...errorFields(error) }) },
+    retry: {
+      ...(Number.isInteger(attempts) && attempts >= 1 ? { attempts } : {}), deadlineMs: deadlineSeconds * 1000,
+      onRetry: ({ what, attempt, delayMs, error }) => log.log("warn", "S3 request failed, retrying", { what, attempt, delayMs, ...errorFields(error) }),
+    },
   });
   const progressSeconds = Number(env.PTYXRF_PROGRESS_SECONDS ?? "10");
   const stop = o.stop ?? new StopSignal();
@@ -144,6 +156,7 @@ export async function workerMain(argv: string[], env: NodeJS.ProcessEnv = proces
       transfer, log, stop, cadence, notifier,
       scratch: path.join(env.PTYXRF_SCRATCH || os.tmpdir(), `ptyxrf-${j.jobId.replace(/[^A-Za-z0-9_.-]/g, "_")}-${j.attempt}`),
       progressMs: Number.isFinite(progressSeconds) && progressSeconds >= 0 ? progressSeconds * 1000 : 10_000,
+      heartbeatMs: heartbeatSeconds! * 1000,
       ...(settings.region ? { region: settings.region } : {}),
       consoleLinks: !settings.endpoint,
       ...(linkExpiry !== undefined ? { linkExpirySeconds: linkExpiry } : {}),
@@ -226,6 +239,12 @@ export function exitCodeFor(err: unknown, log: Logger): number {
   if (err instanceof DeploymentError) {
     log.log("error", "worker misconfigured", errorFields(err));
     return EXIT.internal;
+  }
+  if (err instanceof S3DeadlineError) {
+    log.log("error", "S3 kept failing past the deadline: giving up; the job will be retried and resume from its last checkpoint", {
+      ...errorFields(err), failingSeconds: Math.round(err.failingForMs / 1000), deadlineSeconds: err.deadlineMs / 1000,
+    });
+    return EXIT.retryable;
   }
   if (isTransient(err)) {
     log.log("error", "transient failure: the job will be retried", errorFields(err));

@@ -7,7 +7,11 @@
  * - downloads stream to a file and resume from the last byte written after a failure (ranged GET), pinned
  *   to the object's version or ETag (checked on every response: some S3-compatible servers ignore If-Match);
  * - uploads above a threshold go through a multipart upload, parts in parallel, each part retried on its
- *   own; an upload that fails for good is aborted (no orphaned parts).
+ *   own; an upload that fails for good is aborted (no orphaned parts);
+ * - a deadline bounds an outage: every request of one S3Transfer shares one failure clock (S3Health), and
+ *   once S3 has been failing for `deadlineMs` without a single success, requests stop retrying and fail
+ *   with S3DeadlineError (transient: the worker exits 75 and Batch runs another attempt). A store that
+ *   never answers again costs a worker that long, not the sum of every request's backoff.
  */
 import fs from "node:fs";
 import {
@@ -26,6 +30,25 @@ export interface RetryOptions {
   onRetry?: (info: { what: string; attempt: number; delayMs: number; error: unknown }) => void;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** Stop retrying once S3 has been failing this long (ms), counted on `health` (else from this call's first failure). */
+  deadlineMs?: number;
+  /** The failure clock shared by the requests of one transfer. */
+  health?: S3Health;
+  now?: () => number;
+}
+
+/** Since when S3 has been failing without a single success in between (null: it answers). */
+export class S3Health {
+  failingSince: number | null = null;
+  succeeded(): void {
+    this.failingSince = null;
+  }
+  failed(now: number): void {
+    this.failingSince ??= now;
+  }
+  failingForMs(now: number): number {
+    return this.failingSince === null ? 0 : Math.max(0, now - this.failingSince);
+  }
 }
 
 /** About 26 s of backoff in all: rides out a restarting endpoint or a brief network loss. */
@@ -38,6 +61,25 @@ export class TransientS3Error extends Error {
     this.name = "TransientS3Error";
   }
 }
+
+/** S3 has been failing for longer than the retry deadline: nothing more is tried (transient: exit 75). */
+export class S3DeadlineError extends TransientS3Error {
+  constructor(message: string, readonly failingForMs: number, readonly deadlineMs: number, cause?: unknown) {
+    super(message, cause);
+    this.name = "S3DeadlineError";
+  }
+}
+
+/** The message of a deadline error: how long, which bound, where it is set. */
+export function deadlineMessage(what: string, failingForMs: number, deadlineMs: number, last?: unknown): string {
+  const s = (ms: number) => (ms / 1000).toFixed(ms < 10_000 ? 1 : 0);
+  const why = last === undefined ? "" : `; last error: ${(last as Error)?.message ?? String(last)}`;
+  return `${what}: S3 has been failing for ${s(failingForMs)} s, past the ${s(deadlineMs)} s bound (${S3_DEADLINE_ENV}): giving up${why}`;
+}
+
+/** The worker's retry deadline, in seconds (default DEFAULT_S3_DEADLINE_SECONDS). */
+export const S3_DEADLINE_ENV = "PTYXRF_S3_DEADLINE_SECONDS";
+export const DEFAULT_S3_DEADLINE_SECONDS = 180;
 
 /** The object (version) does not exist, or no longer has the expected content. */
 export class ObjectMissingError extends Error {
@@ -113,15 +155,24 @@ export async function withRetry<T>(what: string, fn: (attempt: number) => Promis
   const o = { ...DEFAULT_RETRY, ...options };
   const sleep = o.sleep ?? defaultSleep;
   const random = o.random ?? Math.random;
+  const now = o.now ?? Date.now;
+  const health = o.health ?? new S3Health();
   for (let attempt = 1; ; attempt++) {
     try {
-      return await fn(attempt);
+      const value = await fn(attempt);
+      health.succeeded();
+      return value;
     } catch (err) {
-      if (!isTransient(err)) throw err;
+      if (err instanceof S3DeadlineError || !isTransient(err)) throw err;
+      health.failed(now());
+      const failingFor = health.failingForMs(now());
+      if (o.deadlineMs !== undefined && failingFor >= o.deadlineMs) throw new S3DeadlineError(deadlineMessage(what, failingFor, o.deadlineMs, err), failingFor, o.deadlineMs, err);
       if (attempt >= o.attempts) {
         throw new TransientS3Error(`${what}: still failing after ${attempt} attempts: ${(err as Error)?.message ?? String(err)}`, err);
       }
-      const delayMs = Math.round(Math.min(o.maxMs, o.baseMs * 2 ** (attempt - 1)) * (0.75 + 0.5 * random()));
+      let delayMs = Math.round(Math.min(o.maxMs, o.baseMs * 2 ** (attempt - 1)) * (0.75 + 0.5 * random()));
+      // the last try comes at the deadline, not after it
+      if (o.deadlineMs !== undefined) delayMs = Math.max(0, Math.min(delayMs, o.deadlineMs - failingFor));
       o.onRetry?.({ what, attempt, delayMs, error: err });
       await sleep(delayMs);
     }
@@ -185,19 +236,33 @@ const MiB = 1024 * 1024;
 
 export class S3Transfer {
   readonly retry: Partial<RetryOptions>;
+  /** The failure clock of every request this transfer makes. */
+  readonly health: S3Health;
   readonly multipartThreshold: number;
   readonly partSize: number;
   readonly concurrency: number;
 
   constructor(readonly client: S3Client, options: TransferOptions = {}) {
     this.retry = options.retry ?? {};
+    this.health = options.retry?.health ?? new S3Health();
     this.multipartThreshold = options.multipartThreshold ?? 16 * MiB;
     this.partSize = Math.max(5 * MiB, options.partSize ?? 16 * MiB);
     this.concurrency = Math.max(1, options.concurrency ?? 4);
   }
 
   private again<T>(what: string, fn: (attempt: number) => Promise<T>): Promise<T> {
-    return withRetry(what, fn, this.retry);
+    return withRetry(what, fn, { ...this.retry, health: this.health });
+  }
+
+  /**
+   * An S3DeadlineError when S3 has been failing for longer than the retry deadline (the worker stops its
+   * solve on it: results it could not save are GPU time lost), else null.
+   */
+  outage(what = "S3"): S3DeadlineError | null {
+    const deadline = this.retry.deadlineMs;
+    if (deadline === undefined) return null;
+    const failingFor = this.health.failingForMs((this.retry.now ?? Date.now)());
+    return failingFor >= deadline ? new S3DeadlineError(deadlineMessage(what, failingFor, deadline), failingFor, deadline) : null;
   }
 
   /**

@@ -16,6 +16,12 @@
  * A stop request (SIGTERM) during the solve takes a final checkpoint after the current iteration and ends
  * the run with InterruptedError (exit 75: retried, and the retry resumes). Before the solve it ends at once;
  * after it the outputs are still uploaded (the caller's grace timer bounds that).
+ *
+ * A store that keeps failing: progress and checkpoint writes are coalesced (one in flight, the newest
+ * waiting: latestWriter.ts), and once S3 has been failing past the transfer's deadline (transfer.ts,
+ * PTYXRF_S3_DEADLINE_SECONDS) the solve stops at the next iteration with S3DeadlineError (exit 75): GPU
+ * time is not spent on results that could not be saved. While it lives, the worker stamps a heartbeat in
+ * progress.json every `heartbeatMs` (heartbeat.ts), so that readers can tell a killed worker's run.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -36,6 +42,8 @@ import { InvalidScanError, objectSize, prepare, solve } from "../reconstructRun.
 import { checkTruthMatchesScan } from "../truthMatch.js";
 import { JobInputError, type WorkerJob } from "./job.js";
 import { consoleUrl, runDownloadLinks, runIdOf, succeededNotification, type NotificationLinks, type OutputFile, type RunSummary } from "./messages.js";
+import { DEFAULT_HEARTBEAT_SECONDS } from "./heartbeat.js";
+import { LatestWriter } from "./latestWriter.js";
 import { httpStatus, isTransient, ObjectMissingError, s3UriOf, type S3Location, type S3Transfer } from "./transfer.js";
 
 /** Object metadata on a scan naming its ground truth (a key in the same bucket): `x-amz-meta-ptyxrf-truth`. */
@@ -72,6 +80,8 @@ export interface WorkerDeps {
   cadence: CheckpointCadence;
   /** Milliseconds between progress.json updates (0: only at checkpoints). */
   progressMs: number;
+  /** Milliseconds between heartbeats in progress.json (default 30 s; heartbeat.ts). */
+  heartbeatMs?: number;
   stop: StopSignal;
   /** AWS region, for console links (absent against local servers). */
   region?: string;
@@ -98,7 +108,11 @@ export interface Progress {
   losses?: Record<string, number>;
   errors?: Record<string, number>;
   time_s?: number;
+  /** When the progress last changed. */
   updated: string;
+  /** When the worker last wrote this file: at least every `heartbeatSeconds` while it lives (heartbeat.ts). */
+  heartbeat?: string;
+  heartbeatSeconds?: number;
   message?: string;
 }
 
@@ -118,20 +132,23 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
   const fields = { jobId: job.jobId, attempt: job.attempt, runId };
   log.log("info", "worker started", { ...fields, scan: job.scanUri, scanVersion: job.scanVersion, out: job.outUri, engine: job.config.engine, mode: job.config.mode, iterations: job.config.iterations });
 
+  const heartbeatMs = deps.heartbeatMs ?? DEFAULT_HEARTBEAT_SECONDS * 1000;
   const progress: Progress = {
     state: "starting", runId, jobId: job.jobId, attempt: job.attempt, iteration: 0, iterations: job.config.iterations,
-    resumedFrom: 0, checkpoint: null, updated: new Date(now()).toISOString(),
+    resumedFrom: 0, checkpoint: null, updated: new Date(now()).toISOString(), heartbeatSeconds: heartbeatMs / 1000,
   };
-  let progressWrite: Promise<void> = Promise.resolve();
-  /** Best effort: a failed progress update is logged, never fatal; updates are written in order. */
+  /** Best effort: a failed progress update is logged, never fatal; one write at a time, the newest state wins. */
+  const progressWriter = new LatestWriter<Progress>(
+    (snapshot) => transfer.putJson(at(job.out, PROGRESS_FILE), snapshot),
+    (err) => log.log("warn", "progress update failed", { ...fields, ...errorFields(err) }),
+  );
   const writeProgress = (patch: Partial<Progress>, wait = false): Promise<void> => {
-    Object.assign(progress, patch, { updated: new Date(now()).toISOString() });
-    const snapshot = { ...progress };
-    progressWrite = progressWrite.then(() => transfer.putJson(at(job.out, PROGRESS_FILE), snapshot)).catch((err: unknown) => {
-      log.log("warn", "progress update failed", { ...fields, ...errorFields(err) });
-    });
-    return wait ? progressWrite : Promise.resolve();
+    const stamp = new Date(now()).toISOString();
+    Object.assign(progress, patch, Object.keys(patch).length ? { updated: stamp } : {}, { heartbeat: stamp });
+    const written = progressWriter.push({ ...progress });
+    return wait ? written : Promise.resolve();
   };
+  let heartbeat: ReturnType<typeof setInterval> | null = null;
 
   /**
    * S3 answers 403 instead of 404 for a missing key when the caller may not list the bucket: a read of
@@ -165,6 +182,8 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
   await writeProgress({ state: "starting" });
 
   fs.mkdirSync(deps.scratch, { recursive: true });
+  heartbeat = setInterval(() => void writeProgress({}), heartbeatMs);
+  heartbeat.unref();
   try {
     // 2. inputs to scratch
     const scanPath = path.join(deps.scratch, "scan.h5");
@@ -245,23 +264,21 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
     // 5. solve, with checkpoints
     const total = job.config.iterations;
     const policy = new CheckpointPolicy(deps.cadence, resumedFrom, now);
-    let pending: Promise<void> = Promise.resolve();
     let lastSaved: number | null = resume ? resumedFrom : null;
+    // One upload at a time; a checkpoint taken while another waits replaces it (the newest is the one to resume from).
+    const checkpoints = new LatestWriter<{ encoded: Buffer; iteration: number; t0: number }>(async ({ encoded, iteration, t0 }) => {
+      try {
+        await store.save(encoded);
+        lastSaved = iteration;
+        log.log("info", "checkpoint saved", { ...fields, iteration, bytes: encoded.length, ms: now() - t0, checkpoint: store.location });
+        void writeProgress({ checkpoint: iteration });
+      } catch (err) {
+        log.log("warn", "checkpoint upload failed (the run goes on)", { ...fields, iteration, ...errorFields(err) });
+      }
+    }, () => undefined);
     const save = (snapshot: SolverSnapshot): Promise<void> => {
       const encoded = encodeCheckpoint({ identity, created: new Date(now()).toISOString(), snapshot });
-      const iteration = snapshot.meta.iteration;
-      const t0 = now();
-      pending = pending.then(async () => {
-        try {
-          await store.save(encoded);
-          lastSaved = iteration;
-          log.log("info", "checkpoint saved", { ...fields, iteration, bytes: encoded.length, ms: now() - t0, checkpoint: store.location });
-          void writeProgress({ checkpoint: iteration });
-        } catch (err) {
-          log.log("warn", "checkpoint upload failed (the run goes on)", { ...fields, iteration, ...errorFields(err) });
-        }
-      });
-      return pending;
+      return checkpoints.push({ encoded, iteration: snapshot.meta.iteration, t0: now() });
     };
     let lastProgress = now();
     let lastLogged = 0;
@@ -281,6 +298,9 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
     }, {
       ...(resume ? { resume } : {}),
       onCheckpoint: async (iteration, capture) => {
+        // S3 failing past the deadline: stop here, the next attempt resumes from the last checkpoint saved
+        const outage = transfer.outage(`the run folder ${job.outUri}`);
+        if (outage) throw outage;
         if (stop.requested) {
           await save(capture());
           await writeProgress({ state: "interrupted", iteration, message: `stopped by ${stop.reason}` }, true);
@@ -292,7 +312,7 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
         }
       },
     }).catch(userInput); // a diverged run (NaN) or a config the scan cannot serve: exit 2
-    await pending;
+    await checkpoints.idle();
     log.log("info", "solved", { ...fields, iterations: total, resumedFrom, ms: now() - t, engine: reconstruction.engine.name, device: reconstruction.engine.device });
 
     // 6. outputs: locally, then uploaded with the manifest last
@@ -330,14 +350,16 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
       }).catch((e: unknown) => log.log("warn", "could not write error.json", { ...fields, ...errorFields(e) }));
       await writeProgress({ state: "failed", message: err.message }, true);
     } else if (isTransient(err)) {
-      // exit 75: Batch runs another attempt, which resumes from the last checkpoint
+      // exit 75: Batch runs another attempt, which resumes from the last checkpoint (this write is tried once
+      // if S3 is past its deadline)
       await writeProgress({ state: "interrupted", message: `transient failure, to be retried: ${(err as Error)?.message ?? String(err)}` }, true);
     } else {
       await writeProgress({ state: "failed", message: (err as Error)?.message ?? String(err) }, true);
     }
     throw err;
   } finally {
-    await progressWrite;
+    clearInterval(heartbeat);
+    await progressWriter.idle();
     fs.rmSync(deps.scratch, { recursive: true, force: true });
   }
 }
