@@ -14,6 +14,7 @@
  */
 import fs from "node:fs";
 import { labelsFromPng } from "../metrics/correlation.js";
+import { fileKind } from "../scan/byteSource.js";
 import { ConfigError } from "../solver/config.js";
 import { MAX_MASK_BYTES } from "./maskKey.js";
 
@@ -31,15 +32,6 @@ function maskError(message: string): ConfigError {
   return new ConfigError([`"correlation.mask" ${message}`]);
 }
 
-function kindOf(st: fs.Stats): string {
-  if (st.isDirectory()) return "a folder";
-  if (st.isCharacterDevice()) return "a character device";
-  if (st.isBlockDevice()) return "a block device";
-  if (st.isFIFO()) return "a FIFO";
-  if (st.isSocket()) return "a socket";
-  return "not a regular file";
-}
-
 /**
  * A local label image's bytes: a regular file of at most `maxBytes` (ConfigError otherwise). Opened
  * non-blocking and checked on the open descriptor, so a FIFO cannot hang the run and a device cannot feed it
@@ -55,7 +47,7 @@ export function readLocalMask(file: string, maxBytes = MAX_MASK_BYTES): Uint8Arr
   }
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw maskError(`${file} is ${kindOf(st)}: it must be a PNG file`);
+    if (!st.isFile()) throw maskError(`${file} is ${fileKind(st)}: it must be a PNG file`);
     if (st.size > maxBytes) throw maskError(`${file} is ${st.size} bytes: a label image may have at most ${maxBytes}`);
     const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
     let got = 0, n: number;

@@ -41,8 +41,8 @@ describe("correlation.mask is read before the run, and only from a regular file 
   const cases: [string, () => string, RegExp][] = [
     ["/dev/zero", () => "/dev/zero", /"correlation\.mask" \/dev\/zero is a character device: it must be a PNG file/],
     ["a symlink to /dev/zero", () => file("zero-link.png"), /zero-link\.png is a character device: it must be a PNG file/],
-    ["a FIFO (no writer: it would hang)", () => file("fifo.png"), /fifo\.png is a FIFO: it must be a PNG file/],
-    ["a folder", () => file("folder.png"), /folder\.png is a folder: it must be a PNG file/],
+    ["a FIFO (no writer: it would hang)", () => file("fifo.png"), /fifo\.png is a named pipe \(FIFO\): it must be a PNG file/],
+    ["a folder", () => file("folder.png"), /folder\.png is a directory: it must be a PNG file/],
     ["a file over 16 MiB", () => file("big.png"), new RegExp(`big\\.png is ${MAX_MASK_BYTES + 1} bytes: a label image may have at most ${MAX_MASK_BYTES}`)],
     ["a file that is not a PNG", () => file("notes.png"), /notes\.png is not a PNG file/],
     ["a missing file", () => file("missing.png"), /missing\.png cannot be opened \(no such file\)/],
