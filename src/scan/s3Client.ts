@@ -12,6 +12,9 @@ export function makeS3Client(settings: S3ClientSettings = {}): S3Client {
       ? { requestChecksumCalculation: settings.checksums, responseChecksumValidation: settings.checksums }
       : {}),
     maxAttempts: settings.maxAttempts ?? 4,
+    // A store that accepts connections and then never answers must fail the request (and so be retried, then
+    // count towards the worker's S3 deadline), never hang it: connect within 10 s, no socket idle for 60 s.
+    requestHandler: { connectionTimeout: settings.connectTimeoutMs ?? 10_000, socketTimeout: settings.idleTimeoutMs ?? 60_000 },
   });
 }
 

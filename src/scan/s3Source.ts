@@ -36,6 +36,10 @@ export interface S3ClientSettings {
   checksums?: "WHEN_REQUIRED" | "WHEN_SUPPORTED";
   /** SDK attempts per request (retries of 5xx, throttling and network errors). Default 4. */
   maxAttempts?: number;
+  /** Time to connect, ms (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Longest a request's socket may stay silent, ms (default 60 s): a server that never answers fails the request. */
+  idleTimeoutMs?: number;
 }
 
 /** One version of one object. */
