@@ -1,7 +1,7 @@
 /**
  * The `ptyxrf` command: dispatches to one command module per verb. Exit codes: 0 success, 2 invalid
  * input (bad arguments or an invalid scan, or a run that diverged: solver/finite.ts), 1 internal failure.
- * Everything written goes through terminalSafe (pipeline/notify/safeText.ts).
+ * Everything written goes through terminalSafe (scan/safeText.ts).
  */
 import { version } from "../version.js";
 import { UsageError, type Command, type Io } from "./args.js";
@@ -51,7 +51,8 @@ Usage: ptyxrf <command> [options]     (ptyxrf <command> --help for details)
 Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join("\n")}
 
-Exit codes: 0 success, 2 invalid input, 1 internal failure.`;
+Exit codes: 0 success, 2 invalid input, 1 internal failure; an interrupted reconstruct 130 (Ctrl-C) or
+143 (SIGTERM), after a checkpoint it can --resume from.`;
 }
 
 function commandHelp(c: Command): string {

@@ -164,7 +164,7 @@ export async function runReconstruction(o: RunOptions): Promise<{ metrics: RunMe
     folder.commit();
     return out;
   } catch (err) {
-    folder.abandon();
+    folder.abandon(err);
     throw err;
   } finally {
     folder.release();

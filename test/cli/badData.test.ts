@@ -7,6 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runReconstruction } from "../../src/pipeline/reconstructRun.js";
 import { validateScan } from "../../src/scan/validate.js";
 import { tmpDir } from "../scan/fixtures.js";
 import { unsampled, writeSmallScan } from "../pipeline/badRuns.js";
@@ -80,6 +81,17 @@ describe("a run whose losses or results are not finite", () => {
     expect(fs.existsSync(path.join(out, "manifest.json"))).toBe(false);
     expect(fs.existsSync(path.join(out, "result.h5"))).toBe(false);
     expect(fs.existsSync(path.join(out, "metrics.json"))).toBe(false);
+  });
+
+  it("a run that diverges after a checkpoint leaves no checkpoint behind to block the folder (resuming would diverge again)", async () => {
+    const out = file("out-zero-ckpt");
+    await expect(runReconstruction({
+      scanPath: file("zero-xrf.h5"), outDir: out, config: { iterations: 30, threads: 1 }, cadence: { everyIterations: 1, everyMs: 0 },
+    })).rejects.toThrow(/loss became NaN at iteration 2/);
+    expect(fs.existsSync(`${out}.partial`)).toBe(false);
+    expect(fs.existsSync(out)).toBe(false);
+    const again = await cli("reconstruct", file("ok.h5"), "--out", out, "--iterations", "2", "--threads", "1");
+    expect(again.code, again.stderr).toBe(0);
   });
 
   it("the same scan's ptychography alone is finite and completes (the check does not reject good runs)", async () => {

@@ -108,6 +108,17 @@ describe("ptyxrf reconstruct: a complete run is replaced only with --force, and 
     expect(siblings(out)).toEqual([]);
   });
 
+  it("--out spelled with a trailing slash builds beside the folder, never inside it, and a second run sees the same folder", async () => {
+    const out = path.join(dir, "slash");
+    let r = await cli("reconstruct", scan, "--out", `${out}/`, "--iterations", "2", "--threads", "1");
+    expect(r.code, r.stderr).toBe(0);
+    expectExactlyTheManifest(out);
+    expect(siblings(out)).toEqual([]);
+    r = await cli("reconstruct", scan, "--out", `${out}/`, "--iterations", "2", "--threads", "1", "--force");
+    expect(r.code, r.stderr).toBe(0);
+    expectExactlyTheManifest(out);
+  });
+
   it("never deletes files that are not run outputs, even with --force; an empty folder is used as it is", async () => {
     const out = path.join(dir, "mine");
     fs.mkdirSync(out);

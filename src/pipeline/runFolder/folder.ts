@@ -17,6 +17,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { NonFiniteError } from "../../solver/finite.js";
 import { CHECKPOINT_DIR, CHECKPOINT_NAME } from "../checkpoint/store.js";
 import { CHECKPOINT_MAGIC } from "../checkpoint/format.js";
 import { MANIFEST } from "../outputs.js";
@@ -95,7 +96,9 @@ export class RunFolder {
 
   private constructor(readonly dir: string, private readonly lock: FolderLock, private readonly note: (t: string) => void) {
     this.abs = path.resolve(dir);
-    this.staging = `${dir}${STAGING_SUFFIX}`;
+    // beside DIR whatever the spelling of --out ("runs/a/", "."): never inside it
+    const shown = path.relative(process.cwd(), this.abs);
+    this.staging = `${shown && !shown.startsWith("..") ? shown : this.abs}${STAGING_SUFFIX}`;
     this.replaced = `${this.abs}${REPLACED_SUFFIX}`;
     this.checkpointFile = path.join(this.staging, CHECKPOINT_DIR, CHECKPOINT_NAME);
   }
@@ -242,10 +245,12 @@ export class RunFolder {
 
   /**
    * After a failure: DIR.partial is removed unless it holds a checkpoint (then --resume may continue it) or a
-   * complete run (that commit() could not put in place).
+   * complete run (that commit() could not put in place). A run that diverged (NonFiniteError) would diverge
+   * again from its checkpoint, so its checkpoint goes too.
    */
-  abandon(): void {
-    if (!exists(this.checkpointFile) && !exists(path.join(this.staging, MANIFEST))) fs.rmSync(this.staging, { recursive: true, force: true });
+  abandon(err?: unknown): void {
+    if (exists(path.join(this.staging, MANIFEST))) return;
+    if (err instanceof NonFiniteError || !exists(this.checkpointFile)) fs.rmSync(this.staging, { recursive: true, force: true });
   }
 
   release(): void {

@@ -39,7 +39,7 @@ import { WORKER_ERROR_FILE } from "../notify/batchEvents.js";
 import type { Notifier } from "../notify/notifier.js";
 import { decodeMask, MAX_MASK_BYTES, maskKey, maskKeyProblem, pngSize } from "../correlationMask.js";
 import { InvalidScanError, objectSize, prepare, solve } from "../reconstructRun.js";
-import { checkTruthMatchesScan } from "../truthMatch.js";
+import { checkTruthMatchesScan, TruthMismatchError } from "../truthMatch.js";
 import { JobInputError, type WorkerJob } from "./job.js";
 import { consoleUrl, runDownloadLinks, runIdOf, succeededNotification, type NotificationLinks, type OutputFile, type RunSummary } from "./messages.js";
 import { DEFAULT_HEARTBEAT_SECONDS } from "./heartbeat.js";
@@ -237,7 +237,9 @@ export async function runWorker(job: WorkerJob, deps: WorkerDeps): Promise<Worke
         checkTruthMatchesScan(prepared.scan, truth, truthUri ?? truthPath); // another scan's truth: no errors, not a crash
         prepared.truth = truth;
       } catch (err) {
-        log.log("warn", "ground truth unreadable: reconstructing without errors", { ...fields, ...errorFields(err) });
+        // the truth only scores the run: a GPU job is not failed for it, but the log says which case it is
+        const what = err instanceof TruthMismatchError ? "ground truth does not match the scan" : "ground truth unreadable";
+        log.log("warn", `${what}: reconstructing without errors`, { ...fields, ...errorFields(err) });
       }
     }
     const correlationLabels = mask ? configInput(() => decodeMask(mask.bytes, mask.uri, objectSize(prepared, job.config))) : undefined;

@@ -205,7 +205,7 @@ describe("worker: a ground truth of another scan", () => {
     const params = { ...good("wrongtruth", { iterations: 2 }), scanVersion: await goodVersion() };
     const r = await runWorker(params, { PTYXRF_TRUTH_URI: `s3://${SCANS}/incoming/u/other.truth.h5` });
     expect(r.code, r.stderr).toBe(EXIT.ok);
-    const warning = r.lines.find((l) => l.message === "ground truth unreadable: reconstructing without errors");
+    const warning = r.lines.find((l) => l.message === "ground truth does not match the scan: reconstructing without errors");
     expect(warning?.errorMessage).toMatch(/^truth does not match scan: probe size: the scan's frames are 32 x 32, the truth's probe 16 x 16; /);
     const metrics = await transfer.getJson<{ truth: string | null; final: Record<string, unknown> }>({ bucket: RESULTS, key: "results/u/wrongtruth/metrics.json" });
     expect(metrics!.truth).toBeNull();
