@@ -77,7 +77,7 @@ export interface Previews {
   entries: PreviewFile[];
 }
 
-export function safeName(symbol: string): string {
+export function fileSafeSymbol(symbol: string): string {
   const s = symbol.replace(/[^A-Za-z0-9_-]/g, "_");
   return s.length ? s : "_";
 }
@@ -269,7 +269,7 @@ export function planPreviews(input: PreviewInput): PreviewPlan[] {
 
   const used = new Set<string>();
   Object.entries(input.elements).forEach(([el, full], k) => {
-    const safe = safeName(el);
+    const safe = fileSafeSymbol(el);
     if (used.has(safe)) throw new Error(`writePreviews: elements "${el}" and another map to the same file name "${safe}"`);
     used.add(safe);
     const map = view(full);

@@ -9,7 +9,7 @@ import { lutColour, COLORMAPS } from "../../src/report/colormap.js";
 import { FIGURE_MAP_SIZE, FIGURE_TEXT_SCALE } from "../../src/report/figure.js";
 import { rasterText } from "../../src/report/font.js";
 import { HATCH, hatchAt } from "../../src/report/png.js";
-import { phaseDisplay, planPreviews, safeName, writePreviews } from "../../src/report/previews.js";
+import { phaseDisplay, planPreviews, fileSafeSymbol, writePreviews } from "../../src/report/previews.js";
 import { niceTicks } from "../../src/report/ticks.js";
 import { OBJECT_UNITS } from "../../src/scan/units.js";
 import { simulate } from "../../src/sim/simulate.js";
@@ -84,8 +84,8 @@ describe("writePreviews", () => {
   });
 
   it("sanitises element names", () => {
-    expect(safeName("Fe")).toBe("Fe");
-    expect(safeName("../x y")).toBe("___x_y");
+    expect(fileSafeSymbol("Fe")).toBe("Fe");
+    expect(fileSafeSymbol("../x y")).toBe("___x_y");
   });
 });
 
