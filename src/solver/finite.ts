@@ -34,7 +34,8 @@ export function checkRecordFinite(record: Pick<HistoryRecord, "iteration" | "los
   throw new NonFiniteError(`${what} became ${show(value)} at iteration ${record.iteration}${also.length ? ` (${also.join(", ")})` : ""}: ${HINT}`, record.iteration);
 }
 
-function firstNonFinite(a: ArrayLike<number>): { count: number; first: number } {
+/** How many values are NaN or infinite, and the index of the first (-1: none). */
+export function firstNonFinite(a: ArrayLike<number>): { count: number; first: number } {
   let count = 0, first = -1;
   for (let i = 0; i < a.length; i++) {
     if (!Number.isFinite(a[i])) {

@@ -2,6 +2,7 @@
  * Loading a scan for reconstruction: the diffraction stack read once into shared memory (float32), the
  * object grid and scan windows, the XRF data, and the link the scan's metadata supports.
  */
+import { firstNonFinite } from "./finite.js";
 import { objectShapeFor, pixelSize_m, positionsToPixels, wavelength_m, type ScanWindows } from "../physics/geometry.js";
 import { PATHS } from "../scan/layout.js";
 import type { DiffractionArray, LinkSpec, ScanHeader } from "../scan/model.js";
@@ -82,17 +83,6 @@ export class FrameCheck {
   }
 }
 
-function nonFiniteAt(values: ArrayLike<number>): { count: number; first: number } {
-  let count = 0, first = -1;
-  for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) {
-      count++;
-      if (first < 0) first = i;
-    }
-  }
-  return { count, first };
-}
-
 /** The header's arrays and coefficients the solver uses: all finite. */
 export function headerProblems(header: ScanHeader): Problem[] {
   const out: Problem[] = [];
@@ -102,7 +92,7 @@ export function headerProblems(header: ScanHeader): Problem[] {
     ...(header.probeGuess ? [["non-finite-probe", PATHS.probeGuess, header.probeGuess.data, "values"] as [string, string, ArrayLike<number>, string]] : []),
   ];
   for (const [code, path, values, what] of arrays) {
-    const bad = nonFiniteAt(values);
+    const bad = firstNonFinite(values);
     if (bad.count) out.push(dataProblem(code, path, "finite values", `NaN or infinite values at ${bad.count} of ${values.length} ${what} (the first: index ${bad.first})`));
   }
   for (const e of header.xrf.elements) {
